@@ -1,0 +1,119 @@
+"""The one road every message takes: text in, referral out. Pure: no I/O, no Telegram.
+
+normalise -> detect language -> match topics and crisis -> compose the reply.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.content import Content
+from bot.matcher import Match
+from bot.replies import compose, reply_language
+from bot.text import detect_language, normalise, split_known, tokenise
+
+UNKNOWN = "unknown"
+SELF_HARM = "self_harm"
+# How many words before a crisis phrase a "not" cancels it ("I'm not in danger").
+_NEGATION_WINDOW = 2
+# Extra distinct phrases of a topic add a little, so corroborated topics rank higher.
+_CORROBORATION = 0.25
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What the channel knows besides the text: a chosen language, a pressed topic button."""
+
+    language: str | None = None
+    topic: str | None = None
+
+
+@dataclass(frozen=True)
+class Response:
+    """The engine's answer, and the anonymous facts the usage log may keep about it."""
+
+    language: str
+    intents: tuple[str, ...]
+    crisis: bool
+    crisis_kinds: tuple[str, ...]
+    provinces: tuple[str, ...]
+    partners: tuple[str, ...]
+    reply: str
+    scores: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def matched(self) -> bool:
+        """Whether the bot recognised anything it can help with."""
+        return self.intents != (UNKNOWN,)
+
+
+class Engine:
+    """Turns messages into referrals using one loaded, validated Content."""
+
+    def __init__(self, content: Content) -> None:
+        self.content = content
+
+    def respond(self, text: str, hints: Hints = Hints()) -> Response:
+        """The reply to one message; never raises on any input text."""
+        normalised = normalise(text if isinstance(text, str) else "")
+        tokens = split_known(tokenise(normalised), self.content.khmer_words)
+        language = detect_language(normalised, tokens, self.content.markers)
+        scores = self._score_topics(tokens)
+        crisis_kinds = self._crisis(tokens)
+        intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
+        if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
+            intents = [SELF_HARM] + [t for t in intents if t != SELF_HARM]
+        if hints.topic in self.content.topics:
+            intents = [hints.topic] + [t for t in intents if t != hints.topic]
+        provinces = tuple(dict.fromkeys(m.phrase.label for m in self.content.province_phrases.find(tokens)))
+        lang = reply_language(language, hints.language)
+        reply, partners = compose(self.content, lang, intents, crisis_kinds, provinces)
+        return Response(
+            language=language,
+            intents=tuple(intents) or (UNKNOWN,),
+            crisis=bool(crisis_kinds),
+            crisis_kinds=crisis_kinds,
+            provinces=provinces,
+            partners=partners,
+            reply=reply,
+            scores=scores,
+        )
+
+    def topic(self, topic_id: str, language: str) -> Response:
+        """The referral for a topic chosen from the menu, with no text to read."""
+        return self.respond("", Hints(language=language, topic=topic_id))
+
+    def _score_topics(self, tokens: Sequence[str]) -> dict[str, float]:
+        """Score each matched topic by its most specific phrase, plus corroboration."""
+        excluded = {m.phrase.label for m in self.content.exclusions.find(tokens)}
+        by_topic: dict[str, list[float]] = defaultdict(list)
+        for match in self.content.topic_phrases.find(tokens):
+            if match.phrase.label not in excluded:
+                by_topic[match.phrase.label].append(match.phrase.specificity)
+        scores = {}
+        for topic_id, found in by_topic.items():
+            found.sort(reverse=True)
+            extra = _CORROBORATION * min(len(found) - 1, 2)
+            scores[topic_id] = round((found[0] + extra) * self.content.topics[topic_id].weight, 3)
+        return scores
+
+    def _crisis(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """Which urgent situations the message names: "danger" (now) and/or "suicide"."""
+        blocked = [m.span for m in self.content.crisis_exclusions.find(tokens)]
+        kinds = {
+            m.phrase.label
+            for m in self.content.crisis_phrases.find(tokens)
+            if not self._negated(m, tokens) and not any(_overlaps(m.span, b) for b in blocked)
+        }
+        return tuple(k for k in ("danger", "suicide") if k in kinds)
+
+    def _negated(self, match: Match, tokens: Sequence[str]) -> bool:
+        start = match.span[0]
+        before = tokens[max(0, start - _NEGATION_WINDOW) : start]
+        return any(t in self.content.negations for t in before)
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]

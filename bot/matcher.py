@@ -1,0 +1,169 @@
+"""Phrase matching that works for Khmer, English and romanised Khmer alike.
+
+A phrase is a few parts separated by spaces ("teacher hit", "គ្រូ វាយ"). It matches when
+its parts are found in the message in order, with at most `MAX_GAP` words between them.
+A Khmer part must start and end on a word boundary found by the segmenter, so សាលា
+(school) never matches inside សាលាក្តី (court). A Latin part also matches simple English
+endings (hit -> hitting), typos (teacher -> techer) and, for romanised Khmer, spellings
+with the same consonant skeleton (somlab -> samlap).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from bot.text import is_khmer, normalise, segment_khmer
+
+MAX_GAP = 3
+# Longest Khmer part, in segmenter words, that we try to assemble at one position.
+_MAX_KHMER_SPAN = 8
+_FUZZY_MIN_LEN = 5
+_FUZZY_CUTOFF = 85.0
+_SKELETON_MIN = 3
+_SUFFIXES = ("s", "es", "ed", "d", "ing", "ting", "ning", "ping", "ging", "ming", "er", "ers", "en", "n")
+_Y_SUFFIXES = ("ies", "ied")
+_SKELETON_MAP = str.maketrans("bdgcjwzqx", "ptkkcvsks", "haeiouy'")
+_REPEATS = re.compile(r"(.)\1+")
+
+Span = tuple[int, int]
+
+
+def skeleton(word: str) -> str:
+    """Consonant outline of a romanised Khmer word: one key for its many spellings."""
+    return _REPEATS.sub(r"\1", word.translate(_SKELETON_MAP))
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """One compiled phrase: what it belongs to, its parts, and how specific it is."""
+
+    label: str
+    text: str
+    parts: tuple[str, ...]
+    romanised: bool
+
+    @property
+    def specificity(self) -> float:
+        """Longer phrases with more parts say more, and so outrank short ones."""
+        return len(self.parts) + min(sum(len(p) for p in self.parts), 40) / 40
+
+
+@dataclass(frozen=True)
+class Match:
+    """A phrase found in a message, with the token span it covers."""
+
+    phrase: Phrase
+    span: Span
+
+
+def compile_phrase(label: str, text: str, romanised: bool = False) -> Phrase:
+    """Normalise a phrase written by staff into comparable parts."""
+    parts = tuple(normalise(p) for p in text.split())
+    return Phrase(label=label, text=text, parts=tuple(p for p in parts if p), romanised=romanised)
+
+
+class PhraseSet:
+    """A searchable collection of phrases, built once at start and shared read-only."""
+
+    def __init__(self, phrases: Iterable[Phrase]) -> None:
+        self.phrases: tuple[Phrase, ...] = tuple(p for p in phrases if p.parts)
+        self._by_first: dict[str, list[Phrase]] = defaultdict(list)
+        khmer: set[str] = set()
+        latin: set[str] = set()
+        self._skeletons: dict[str, set[str]] = defaultdict(set)
+        for phrase in self.phrases:
+            self._by_first[phrase.parts[0]].append(phrase)
+            for part in phrase.parts:
+                if is_khmer(part):
+                    khmer.add(part)
+                else:
+                    latin.add(part)
+                    key = skeleton(part)
+                    if phrase.romanised and len(key) >= _SKELETON_MIN and len(part) >= 4:
+                        self._skeletons[key].add(part)
+        self._khmer = frozenset(khmer)
+        self._latin = frozenset(latin)
+        self._fuzzy_pool = sorted(p for p in latin if len(p) >= _FUZZY_MIN_LEN)
+
+    @property
+    def khmer_words(self) -> frozenset[str]:
+        """The Khmer words the phrases are made of, as the segmenter splits them."""
+        return frozenset(w for part in self._khmer for w in (part, *segment_khmer(part)))
+
+    def _latin_parts(self, token: str) -> set[str]:
+        """Every Latin part that this message word may stand for."""
+        found = {token} & self._latin
+        for suffix in _SUFFIXES:
+            if token.endswith(suffix) and len(token) - len(suffix) >= 3:
+                stem = token[: -len(suffix)]
+                if stem in self._latin:
+                    found.add(stem)
+        for suffix in _Y_SUFFIXES:
+            if token.endswith(suffix) and token[:-3] + "y" in self._latin:
+                found.add(token[:-3] + "y")
+        if len(token) >= _FUZZY_MIN_LEN - 1:
+            for part, _score, _i in process.extract(
+                token, self._fuzzy_pool, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=None
+            ):
+                found.add(part)
+        found |= self._skeletons.get(skeleton(token), set())
+        return found
+
+    def _hits(self, tokens: Sequence[str]) -> dict[str, list[Span]]:
+        """Where each known part occurs in the message, as token spans."""
+        hits: dict[str, list[Span]] = defaultdict(list)
+        latin_cache: dict[str, set[str]] = {}
+        for i, token in enumerate(tokens):
+            if is_khmer(token):
+                joined = ""
+                for j in range(i, min(i + _MAX_KHMER_SPAN, len(tokens))):
+                    if not is_khmer(tokens[j]):
+                        break
+                    joined += tokens[j]
+                    if joined in self._khmer:
+                        hits[joined].append((i, j + 1))
+            else:
+                if token not in latin_cache:
+                    latin_cache[token] = self._latin_parts(token)
+                for part in latin_cache[token]:
+                    hits[part].append((i, i + 1))
+        return hits
+
+    def find(self, tokens: Sequence[str]) -> list[Match]:
+        """Every phrase of the set found in the tokenised message (first occurrence each)."""
+        hits = self._hits(tokens)
+        matches = []
+        for first in list(hits):
+            for phrase in self._by_first.get(first, ()):
+                span = _locate(phrase.parts, hits)
+                if span is not None:
+                    matches.append(Match(phrase, span))
+        return matches
+
+
+def _locate(parts: Sequence[str], hits: dict[str, list[Span]]) -> Span | None:
+    """Earliest span where `parts` occur in order with small gaps, or None."""
+    if any(part not in hits for part in parts):
+        return None
+    for start, end in hits[parts[0]]:
+        tail = _follow(parts[1:], end, hits)
+        if tail is not None:
+            return (start, tail)
+    return None
+
+
+def _follow(parts: Sequence[str], after: int, hits: dict[str, list[Span]]) -> int | None:
+    """End of the rest of a phrase starting within MAX_GAP words after `after`."""
+    if not parts:
+        return after
+    for start, end in hits[parts[0]]:
+        if after <= start <= after + MAX_GAP:
+            tail = _follow(parts[1:], end, hits)
+            if tail is not None:
+                return tail
+    return None

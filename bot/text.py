@@ -1,0 +1,123 @@
+"""Text normalisation, tokenisation and language detection.
+
+Khmer has no spaces between words and several Unicode spellings of the same word, so
+every comparison in the project goes through `normalise` and `tokenise` here first.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import khmercut
+from khmerspell import khnormal
+
+# Invisible characters people's keyboards insert between Khmer words.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e"), None)
+_KHMER_DIGITS = str.maketrans("០១២៣៤៥៦៧៨៩", "0123456789")
+# ឲ្យ / អោយ / ឱ្យ are one word ("give, let") in three spellings.
+_KHMER_VARIANTS = (("អោយ", "ឱ្យ"), ("ឲ្យ", "ឱ្យ"), ("ឲ", "ឱ"), ("អោ", "ឱ"))
+_KHMER_RUN = re.compile(r"[\u1780-\u17ff\u19e0-\u19ff]+")
+_LATIN_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_KHMER_CHAR = re.compile(r"[\u1780-\u17ff]")
+_LATIN_CHAR = re.compile(r"[a-zA-Z]")
+# Khmer words usually spelt without the repetition sign or punctuation inside them.
+_KHMER_PUNCT = re.compile(r"[\u17d4-\u17da]")
+# Longest message we read; anything beyond is still answered, just not read in full.
+MAX_READ = 2000
+
+
+def normalise(text: str) -> str:
+    """Return the comparable form of `text`: one spelling, no invisible marks, casefolded."""
+    text = text[:MAX_READ].translate(_INVISIBLE)
+    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    if _KHMER_CHAR.search(text):
+        text = khnormal(text)
+        for variant, standard in _KHMER_VARIANTS:
+            text = text.replace(variant, standard)
+        text = _KHMER_PUNCT.sub(" ", text)
+    text = text.translate(_KHMER_DIGITS).casefold()
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=4096)
+def segment_khmer(run: str) -> tuple[str, ...]:
+    """Split a run of Khmer letters into words (the segmenter is the costly step)."""
+    return tuple(t for t in khmercut.tokenize(run) if t.strip())
+
+
+def tokenise(normalised: str) -> tuple[str, ...]:
+    """Split normalised text into words: Khmer by the segmenter, the rest on letters."""
+    tokens: list[str] = []
+    for chunk in normalised.split():
+        pos = 0
+        for m in _KHMER_RUN.finditer(chunk):
+            tokens.extend(_LATIN_WORD.findall(chunk[pos : m.start()]))
+            tokens.extend(segment_khmer(m.group()))
+            pos = m.end()
+        tokens.extend(_LATIN_WORD.findall(chunk[pos:]))
+    return tuple(tokens)
+
+
+def split_known(tokens: tuple[str, ...], words: frozenset[str]) -> tuple[str, ...]:
+    """Split segmenter words that are wholly made of known words (ការចិញ្ចឹម -> ការ ចិញ្ចឹម).
+
+    The segmenter sometimes glues a prefix or a pronoun to a word; a phrase would then
+    miss its word boundary. A token is split only when every piece is a known word, so
+    សាលាក្តី (court) stays whole unless ក្តី itself is a known word.
+    """
+    out: list[str] = []
+    for token in tokens:
+        pieces = _split(token, words) if is_khmer(token) and token not in words else None
+        out.extend(pieces or (token,))
+    return tuple(out)
+
+
+def _split(token: str, words: frozenset[str]) -> list[str] | None:
+    """Fewest known words that make up `token` exactly, or None."""
+    best: list[list[str] | None] = [[]] + [None] * len(token)
+    for end in range(1, len(token) + 1):
+        for start in range(end):
+            head = best[start]
+            if head is not None and token[start:end] in words:
+                if best[end] is None or len(head) + 1 < len(best[end] or ()):
+                    best[end] = head + [token[start:end]]
+    return best[-1]
+
+
+def is_khmer(token: str) -> bool:
+    """True when the token is written in Khmer script."""
+    return bool(_KHMER_CHAR.match(token))
+
+
+@dataclass(frozen=True)
+class LanguageMarkers:
+    """Common words per language (content, see intents/_languages.yaml).
+
+    English and romanised Khmer words tell the two apart; Khmer words help split
+    segmenter output (see `split_known`).
+    """
+
+    english: frozenset[str]
+    romanised_khmer: frozenset[str]
+    khmer: frozenset[str]
+
+
+def detect_language(normalised: str, tokens: tuple[str, ...], markers: LanguageMarkers) -> str:
+    """Return "km", "en" or "kh-latn" for a message.
+
+    Any real amount of Khmer script means Khmer (English words are often mixed in);
+    Latin text is romanised Khmer when more of its words are known Khmer words than
+    known English ones.
+    """
+    khmer = len(_KHMER_CHAR.findall(normalised))
+    latin = len(_LATIN_CHAR.findall(normalised))
+    if khmer and khmer >= latin / 3:
+        return "km"
+    words = [t for t in tokens if not is_khmer(t)]
+    kh = sum(w in markers.romanised_khmer for w in words)
+    en = sum(w in markers.english for w in words)
+    return "kh-latn" if kh > en else "en"
