@@ -65,8 +65,16 @@ def compose(
 
     tail = [] if head else [content.text("helpline", lang)]
     named.append(HELPLINE_ID)
-    reply = "\n\n".join(head + body + tail)
-    return reply[:TELEGRAM_LIMIT], tuple(dict.fromkeys(n for n in named if n in content.organizations))
+    return _fit("\n\n".join(head + body + tail), content.text("helpline", lang)), tuple(
+        dict.fromkeys(n for n in named if n in content.organizations)
+    )
+
+
+def _fit(reply: str, helpline: str) -> str:
+    """Keep a reply within Telegram's limit without ever losing the helpline."""
+    if len(reply) <= TELEGRAM_LIMIT:
+        return reply
+    return reply[: TELEGRAM_LIMIT - len(helpline) - 3].rstrip() + "…\n\n" + helpline
 
 
 def _ranked_partners(content: Content, ids: Sequence[str], provinces: Sequence[str]) -> list[Organization]:
