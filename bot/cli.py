@@ -16,7 +16,7 @@ from bot.content import ContentError, load
 from bot.engine import Engine, Hints
 
 
-def _engine() -> Engine:
+def load_engine() -> Engine:
     """Load content or stop with the problems, each naming the file and key."""
     try:
         return Engine(load())
@@ -31,7 +31,7 @@ def _engine() -> Engine:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Console conversation through exactly the engine Telegram uses."""
-    engine = _engine()
+    engine = load_engine()
     interactive = sys.stdin.isatty()
     if interactive:
         print(engine.respond("hello").reply)
@@ -56,7 +56,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_classify(args: argparse.Namespace) -> int:
     """One JSON object per input line: language, intents, crisis, partners, reply."""
-    engine = _engine()
+    engine = load_engine()
     for line in sys.stdin:
         text = line.rstrip("\n")
         response = engine.respond(text)
@@ -75,7 +75,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Score a labelled JSONL file; non-zero exit under the given thresholds."""
     from bot.evaluate import evaluate
 
-    report = evaluate(_engine(), Path(args.file))
+    report = evaluate(load_engine(), Path(args.file))
     print("\n".join(report.lines()))
     failed = report.top1_rate < args.min_top1 or report.crisis_recall < args.min_crisis_recall
     return 1 if failed else 0

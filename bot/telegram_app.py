@@ -1,0 +1,416 @@
+"""Telegram transport: python-telegram-bot wiring, kept thin.
+
+Every handler turns an update into an engine call (or a fixed text), sends the reply and
+records one anonymised usage event. No handler reads or logs message text beyond passing
+it to the engine; the error handler logs the error type only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
+
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseUpdateProcessor,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.content import HELPLINE_NUMBER, Content
+from bot.engine import Engine, Hints, Response
+
+if TYPE_CHECKING:
+    from bot.usage import Keyring, UsageLog
+
+log = logging.getLogger(__name__)
+
+# Telegram lets a bot delete messages for 48 hours; we remember ids (in memory only) that long.
+DELETE_WINDOW = dt.timedelta(hours=48)
+_MAX_REMEMBERED = 500
+_NETWORK_RETRIES = 5
+_LANGUAGES = ("km", "en")
+COMMANDS = ("start", "help", "topics", "language", "helpline", "privacy", "clear")
+_COMMAND_TEXT = {
+    "start": {"km": "ចាប់ផ្តើម", "en": "Start"},
+    "help": {"km": "ជំនួយ", "en": "How to use this bot"},
+    "topics": {"km": "ប្រធានបទ", "en": "Topics"},
+    "language": {"km": "ភាសា", "en": "Language"},
+    "helpline": {"km": "លេខបន្ទាន់ 1280", "en": "Helpline 1280 and emergency numbers"},
+    "privacy": {"km": "ឯកជនភាព", "en": "Privacy"},
+    "clear": {"km": "លុបសារ", "en": "Delete this conversation"},
+}
+
+
+class PerChatOrder(BaseUpdateProcessor):
+    """Serve many chats at once while answering each chat's messages in order."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            if not lock.locked() and self._locks.get(chat.id) is lock:
+                del self._locks[chat.id]
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
+class PatientRateLimiter(AIORateLimiter):
+    """Telegram's flood limits (and RetryAfter), plus retries of transient network and 5xx errors."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        attempt = 0
+        while True:
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
+            except BadRequest:
+                raise
+            except NetworkError as exc:
+                # The updater already retries getUpdates on its own.
+                if endpoint == "getUpdates" or attempt >= _NETWORK_RETRIES:
+                    raise
+                attempt += 1
+                log.warning("Bot API %s failed (%s); retry %d", endpoint, type(exc).__name__, attempt)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
+
+
+class HelplineBot:
+    """The conversation: handlers that turn updates into engine replies."""
+
+    def __init__(self, engine: Engine, usage: UsageLog | None, keyring: Keyring | None,
+                 staff_ids: frozenset[int] = frozenset()) -> None:
+        self.engine = engine
+        self.content: Content = engine.content
+        self.usage = usage
+        self.keyring = keyring
+        self.staff_ids = staff_ids
+
+    # ---- helpers -------------------------------------------------------------------
+
+    def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
+        """The language the user chose, if any (kept in memory only)."""
+        chosen = (context.user_data or {}).get("language") if context.user_data is not None else None
+        return chosen if chosen in _LANGUAGES else None
+
+    def ui_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+        """Language for fixed texts: the user's choice, else Telegram's app language, else Khmer."""
+        user = update.effective_user
+        return self.language(update, context) or ("en" if user and user.language_code == "en" else "km")
+
+    def text(self, key: str, lang: str) -> str:
+        """A fixed text that always carries the helpline."""
+        text = self.content.text(key, lang)
+        if HELPLINE_NUMBER not in text:
+            text += "\n\n" + self.content.text("helpline", lang)
+        return text
+
+    def menu(self, lang: str) -> InlineKeyboardMarkup:
+        """Topic buttons, two per row, and the language switch."""
+        buttons = [InlineKeyboardButton(t.title[lang], callback_data=f"t:{t.id}") for t in self.content.menu_topics]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        rows.append([InlineKeyboardButton("ភាសាខ្មែរ", callback_data="l:km"),
+                     InlineKeyboardButton("English", callback_data="l:en")])
+        return InlineKeyboardMarkup(rows)
+
+    async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
+                   markup: InlineKeyboardMarkup | None = None) -> None:
+        """Send a reply to the chat and remember its id for /clear."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        sent = await context.bot.send_message(chat.id, text, reply_markup=markup)
+        if chat.type == ChatType.PRIVATE:
+            self.remember(context, sent)
+
+    def remember(self, context: ContextTypes.DEFAULT_TYPE, message: Message | None) -> None:
+        """Keep a message id (never its text) so /clear can delete it within 48 hours."""
+        if message is None or context.chat_data is None:
+            return
+        ids = context.chat_data.setdefault("ids", deque(maxlen=_MAX_REMEMBERED))
+        ids.append((message.message_id, time.monotonic()))
+
+    def record(self, update: Update, kind: str, response: Response | None, lang: str) -> None:
+        """One anonymised usage event per reply (commands and non-text carry no topics)."""
+        if self.usage is None or self.keyring is None:
+            return
+        if response is None:
+            response = Response(language=lang, intents=(), crisis=False, crisis_kinds=(), provinces=(),
+                                partners=(), reply="")
+        from bot.usage import make_event
+
+        user = update.effective_user
+        self.usage.record(make_event(response, channel="telegram", kind=kind,
+                                     user_id=user.id if user else None, keyring=self.keyring))
+
+    async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, kind: str,
+                     hints: Hints) -> None:
+        """Run the engine and send its reply with the menu."""
+        response = self.engine.respond(text, hints)
+        lang = hints.language or ("en" if response.language == "en" else "km")
+        markup = None if response.matched else self.menu(lang)
+        await self.send(update, context, response.reply, markup)
+        self.record(update, kind, response, lang)
+
+    # ---- handlers ------------------------------------------------------------------
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Bilingual welcome and menu; `/start <topic>` deep links open that topic."""
+        self.remember(context, update.effective_message)
+        lang = self.ui_language(update, context)
+        topic = (context.args or [""])[0]
+        if topic in self.content.topics:
+            await self.answer(update, context, "", "button", Hints(language=lang, topic=topic))
+            return
+        welcome = "\n\n".join((self.content.text("welcome", "km"), self.content.text("welcome", "en"),
+                               self.content.text("helpline", lang), self.content.text("menu_prompt", lang)))
+        await self.send(update, context, welcome, self.menu(lang))
+        self.record(update, "command", None, lang)
+
+    async def fixed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/help, /helpline, /privacy, /topics, /language: fixed texts."""
+        self.remember(context, update.effective_message)
+        lang = self.ui_language(update, context)
+        command = _command_name(update.effective_message)
+        key = {"help": "help", "helpline": "helpline_numbers", "privacy": "privacy",
+               "topics": "menu_prompt", "language": "language_prompt"}.get(command, "help")
+        markup = self.menu(lang) if command in ("topics", "language", "help") else None
+        await self.send(update, context, self.text(key, lang), markup)
+        self.record(update, "command", None, lang)
+
+    async def clear(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Delete what the bot can of this conversation, for a child whose phone may be checked."""
+        chat = update.effective_chat
+        self.remember(context, update.effective_message)
+        lang = self.ui_language(update, context)
+        ids = (context.chat_data or {}).pop("ids", deque())
+        cutoff = time.monotonic() - DELETE_WINDOW.total_seconds() + 60
+        recent = [message_id for message_id, seen in ids if seen > cutoff]
+        if chat is not None:
+            for i in range(0, len(recent), 100):
+                try:
+                    await context.bot.delete_messages(chat.id, recent[i : i + 100])
+                except (BadRequest, Forbidden):
+                    log.info("some messages could not be deleted")
+            await context.bot.send_message(chat.id, self.text("cleared", lang))
+        self.record(update, "command", None, lang)
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Staff only; anyone else gets the ordinary reply to an unknown command."""
+        user = update.effective_user
+        if user is None or user.id not in self.staff_ids or self.usage is None:
+            await self.text_message(update, context)
+            return
+        from bot.stats import staff_summary
+
+        self.remember(context, update.effective_message)
+        lang = self.ui_language(update, context)
+        summary = await staff_summary(self.usage.path, dt.datetime.now(dt.UTC).date())
+        await self.send(update, context, f"{self.content.text('stats_header', lang)}\n\n{summary}\n\n"
+                        + self.content.text("helpline", lang))
+        self.record(update, "command", None, lang)
+
+    async def text_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Free text (also edited messages and unknown commands) -> the engine's referral."""
+        message = update.effective_message
+        self.remember(context, message)
+        text = (message.text or message.caption or "") if message else ""
+        kind = "command" if text.startswith("/") else "text"
+        await self.answer(update, context, text, kind, Hints(language=self.language(update, context)))
+
+    async def non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Stickers, photos, voice...: a kind note that the bot reads text, the menu and 1280."""
+        self.remember(context, update.effective_message)
+        lang = self.ui_language(update, context)
+        await self.send(update, context, self.text("non_text", lang), self.menu(lang))
+        self.record(update, "non-text", None, lang)
+
+    async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Topic and language buttons; forged or stale data gets the menu."""
+        query: CallbackQuery | None = update.callback_query
+        if query is None:
+            return
+        await query.answer()
+        data = query.data if isinstance(query.data, str) else ""
+        kind, _, value = data.partition(":")
+        if kind == "l" and value in _LANGUAGES and context.user_data is not None:
+            context.user_data["language"] = value
+            await self.send(update, context, self.text("language_set", value), self.menu(value))
+            self.record(update, "button", None, value)
+        elif kind == "t" and value in self.content.topics:
+            lang = self.ui_language(update, context)
+            await self.answer(update, context, "", "button", Hints(language=lang, topic=value))
+        else:
+            lang = self.ui_language(update, context)
+            await self.send(update, context, self.text("menu_prompt", lang), self.menu(lang))
+            self.record(update, "button", None, lang)
+
+    async def group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """In groups: only a pointer to a private chat, never a discussion."""
+        lang = self.ui_language(update, context)
+        await self.send(update, context, self.text("group", lang))
+        self.record(update, "command", None, lang)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the error type only, and still give a private chat a reply with 1280."""
+        log.error("handler failed: %s", type(context.error).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG) and context.error)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        if update.effective_chat.type != ChatType.PRIVATE:
+            return
+        lang = self.ui_language(update, context)
+        try:
+            await context.bot.send_message(update.effective_chat.id, self.text("error", lang))
+        except Exception as exc:  # noqa: BLE001 - the last resort must not raise
+            log.error("could not send the error reply: %s", type(exc).__name__)
+
+    def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        """Wire the handlers. Order matters: groups first, then commands, then free text."""
+        private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES
+        groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGES
+        mention = filters.Entity("mention") & filters.Regex(f"@{app.bot.username}") if app.bot.username else None
+        app.add_handler(CommandHandler(["start", "help"], self.group, filters=groups))
+        if mention is not None:
+            app.add_handler(MessageHandler(groups & mention, self.group))
+        app.add_handler(CommandHandler("start", self.start, filters=private))
+        app.add_handler(CommandHandler(["help", "helpline", "privacy", "topics", "language"], self.fixed,
+                                       filters=private))
+        app.add_handler(CommandHandler("clear", self.clear, filters=private))
+        app.add_handler(CommandHandler("stats", self.stats, filters=private))
+        app.add_handler(MessageHandler(private & (filters.TEXT | filters.CAPTION), self.text_message))
+        app.add_handler(MessageHandler(private, self.non_text))
+        app.add_handler(CallbackQueryHandler(self.button))
+        app.add_error_handler(self.on_error)
+
+
+def _command_name(message: Message | None) -> str:
+    text = (message.text or "") if message else ""
+    return text[1:].split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else ""
+
+
+async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """The command menu in Khmer and English."""
+    for lang in ("km", "en"):
+        commands = [BotCommand(c, _COMMAND_TEXT[c][lang]) for c in COMMANDS]
+        await app.bot.set_my_commands(commands, language_code=lang)
+    await app.bot.set_my_commands([BotCommand(c, _COMMAND_TEXT[c]["en"]) for c in COMMANDS])
+
+
+def build_application(
+    token: str,
+    engine: Engine,
+    *,
+    base_url: str | None = None,
+    usage: UsageLog | None = None,
+    keyring: Keyring | None = None,
+    staff_ids: frozenset[int] = frozenset(),
+    max_concurrent: int = 256,
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """The real python-telegram-bot Application, with resources opened and closed in one place."""
+
+    async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if usage is not None:
+            await usage.start()
+        await set_commands(app)
+        HelplineBot(engine, usage, keyring, staff_ids).register(app)
+
+    async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        if usage is not None:
+            await usage.close()
+
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .rate_limiter(PatientRateLimiter(max_retries=5))
+        .concurrent_updates(PerChatOrder(max_concurrent))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+    )
+    if base_url:
+        builder = builder.base_url(base_url.rstrip("/") + "/bot").base_file_url(base_url.rstrip("/") + "/file/bot")
+    return builder.build()
+
+
+def quiet_http_logs() -> None:
+    """httpx logs request URLs (which contain the token) at INFO: keep them out."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def run() -> int:
+    """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set."""
+    from bot.cli import load_engine
+    from bot.usage import Keyring, UsageLog
+
+    logging.basicConfig(level=os.environ.get("HELPLINE_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    quiet_http_logs()
+    usage = UsageLog.from_env()
+    staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
+    app = build_application(
+        os.environ["TELEGRAM_BOT_TOKEN"], load_engine(),
+        base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=Keyring.load(usage.path),
+        staff_ids=staff,
+    )
+    updates = list(Update.ALL_TYPES)
+    webhook = os.environ.get("HELPLINE_WEBHOOK_URL")
+    if webhook:
+        secret = os.environ.get("HELPLINE_WEBHOOK_SECRET")
+        if not secret:
+            log.error("HELPLINE_WEBHOOK_SECRET must be set in webhook mode (letters, digits, _ and -)")
+            return 2
+        app.run_webhook(
+            listen=os.environ.get("HELPLINE_WEBHOOK_LISTEN", "0.0.0.0"),
+            port=int(os.environ.get("HELPLINE_WEBHOOK_PORT", "8443")),
+            url_path=os.environ.get("HELPLINE_WEBHOOK_PATH", "telegram"),
+            webhook_url=webhook,
+            secret_token=secret,
+            allowed_updates=updates,
+        )
+    else:
+        log.info("starting long polling")
+        app.run_polling(allowed_updates=updates)
+    return 0

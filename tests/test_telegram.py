@@ -1,0 +1,220 @@
+"""End to end: the real python-telegram-bot Application over HTTP to a fake Bot API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from telegram.ext import Application, ContextTypes
+
+from bot.engine import Engine
+from bot.telegram_app import build_application
+from tests.fakebot import TOKEN, FakeBotAPI
+
+HELPLINE = "1280"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotAPI]:
+    api = FakeBotAPI().start()
+    yield api
+    api.stop()
+
+
+@asynccontextmanager
+async def running(fake: FakeBotAPI, engine: Engine, **kwargs: Any) -> AsyncIterator[list[BaseException]]:
+    """Start the bot the way run_polling does (post_init, polling, start), and stop it cleanly."""
+    app = build_application(TOKEN, engine, base_url=fake.url, **kwargs)
+    errors: list[BaseException] = []
+
+    async def record(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if context.error is not None:
+            errors.append(context.error)
+
+    async with app:
+        assert app.post_init is not None
+        await app.post_init(app)
+        app.add_error_handler(record)
+        assert app.updater is not None
+        await app.updater.start_polling(poll_interval=0.0, timeout=1)
+        await app.start()
+        try:
+            yield errors
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)
+
+
+async def replies(fake: FakeBotAPI, chat_id: int, count: int, timeout: float = 10.0) -> list[str]:
+    """Wait (without blocking the bot's loop) until the chat got `count` messages; return their texts."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, fake.wait_for, lambda: len(fake.sent(chat_id)) >= count, timeout)
+    return [m["text"] for m in fake.sent(chat_id)]
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+async def test_start_welcomes_in_both_languages_with_menu(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine) as errors:
+        fake.message(1, "/start")
+        [text] = await replies(fake, 1, 1)
+    assert HELPLINE in text
+    assert text.index("Cambodia PROTECT") < text.index("Hello")  # Khmer first
+    message = fake.sent(1)[0]
+    assert "t:school_violence" in buttons(message) and "l:en" in buttons(message)
+    assert not errors
+    languages = {c.get("language_code") for c in fake.calls_to("setMyCommands")}
+    assert {"km", "en"} <= languages
+
+
+async def test_deep_link_opens_topic(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(2, "/start online_safety")
+        [text] = await replies(fake, 2, 1)
+    assert "APLE" in text and HELPLINE in text
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("my teacher hit me with a stick", "Ministry of Education"),
+    ("គ្រូវាយខ្ញុំនៅសាលារៀន", "ក្រសួងអប់រំ"),
+    ("kru veay knhom nov sala", "ក្រសួងអប់រំ"),
+])
+async def test_free_text_in_three_languages(fake: FakeBotAPI, engine: Engine, text: str, expect: str) -> None:
+    async with running(fake, engine) as errors:
+        fake.message(3, text)
+        [reply] = await replies(fake, 3, 1)
+    assert expect in reply and HELPLINE in reply
+    assert not errors
+
+
+async def test_crisis_first_line_is_urgent(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(4, "i want to kill myself")
+        [reply] = await replies(fake, 4, 1)
+    assert HELPLINE in reply.splitlines()[0]
+
+
+async def test_button_press_and_forged_callback(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine) as errors:
+        fake.button(5, "t:family_separation")
+        await replies(fake, 5, 1)
+        fake.button(5, "t:../../etc/passwd")
+        fake.button(5, "x" * 64)
+        fake.button(5, "l:en")
+        texts = await replies(fake, 5, 4)
+    assert "Family Care First" in texts[0] or "ក្រួសារ" in texts[0] or "REACT" in texts[0]
+    assert all(HELPLINE in t for t in texts)
+    assert buttons(fake.sent(5)[1])  # the forged press got the menu
+    assert len(fake.calls_to("answerCallbackQuery")) == 4
+    assert not errors
+
+
+async def test_language_choice_is_used_for_later_replies(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.button(6, "l:en")
+        await replies(fake, 6, 1)
+        fake.message(6, "គ្រូវាយខ្ញុំ")
+        texts = await replies(fake, 6, 2)
+    assert "Ministry of Education" in texts[1]
+
+
+async def test_sticker_photo_and_voice_get_a_kind_text_reply(fake: FakeBotAPI, engine: Engine) -> None:
+    sticker = {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
+               "is_animated": False, "is_video": False}
+    photo = [{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+    voice = {"file_id": "v", "file_unique_id": "v", "duration": 1}
+    async with running(fake, engine) as errors:
+        fake.message(7, sticker=sticker)
+        fake.message(7, photo=photo)
+        fake.message(7, voice=voice)
+        texts = await replies(fake, 7, 3)
+    assert len(texts) == 3 and all(HELPLINE in t for t in texts)
+    assert not errors
+
+
+async def test_groups_get_only_a_pointer_and_channels_nothing(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(-100, "my father beats me", chat_type="group", user_id=8)
+        fake.message(-101, "news", chat_type="channel")
+        fake.message(-100, "/help", chat_type="group", user_id=8)
+        fake.message(-100, "@helpline_test_bot hi", chat_type="group", user_id=8,
+                     entities=[{"type": "mention", "offset": 0, "length": 18}])
+        texts = await replies(fake, -100, 2)
+        await asyncio.sleep(0.3)
+    assert len(fake.sent(-100)) == 2
+    assert all(engine.content.text("group", "km") in t and HELPLINE in t for t in texts)
+    assert not fake.sent(-101)
+
+
+async def test_clear_deletes_remembered_messages(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(9, "hello")
+        await replies(fake, 9, 1)
+        fake.message(9, "/clear")
+        texts = await replies(fake, 9, 2)
+    deleted = [i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]]
+    assert len(deleted) >= 3  # "hello", the reply, "/clear"
+    assert HELPLINE in texts[-1]
+
+
+async def test_edited_message_answered_like_new(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(10, "my teacher slaps me", edited=True)
+        [text] = await replies(fake, 10, 1)
+    assert "Ministry of Education" in text
+
+
+async def test_429_then_success(fake: FakeBotAPI, engine: Engine) -> None:
+    fake.faults.append(("sendMessage", "429"))
+    async with running(fake, engine):
+        fake.message(11, "hello")
+        [text] = await replies(fake, 11, 1, timeout=15)
+    assert HELPLINE in text
+
+
+@pytest.mark.parametrize("fault", ["500", "reset"])
+async def test_server_error_or_reset_then_success(fake: FakeBotAPI, engine: Engine, fault: str) -> None:
+    async with running(fake, engine):
+        fake.faults.append(("sendMessage", fault))
+        fake.faults.append(("getUpdates", fault))
+        fake.message(12, "my father beats me")
+        [text] = await replies(fake, 12, 1, timeout=15)
+    assert HELPLINE in text
+
+
+async def test_bad_updates_never_crash_or_drop(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine) as errors:
+        fake.push({"unknown_update_kind": {"x": 1}})
+        fake.message(13, "x" * 5000)
+        fake.message(13, "😀😀😀")
+        fake.message(13, "/topics junk junk \u0000")
+        fake.message(13, "/nosuchcommand")
+        texts = await replies(fake, 13, 4)
+    assert len(texts) == 4 and all(HELPLINE in t and len(t) <= 4096 for t in texts)
+    assert not errors
+
+
+async def test_many_chats_in_order_and_clean_stop(fake: FakeBotAPI, engine: Engine) -> None:
+    chats = range(100, 120)
+    script = ["hello", "my teacher hit me", "i feel lonely", "what is cambodia protect", "asdf"]
+    async with running(fake, engine) as errors:
+        for text in script:
+            for chat in chats:
+                fake.message(chat, text)
+        await asyncio.sleep(0.05)
+    # Stopped while messages were in flight: every message the bot received was answered, in order.
+    delivered = [u["message"] for _, u in sorted(fake.delivered.items()) if "message" in u]
+    assert delivered
+    for chat in chats:
+        asked = [m["text"] for m in delivered if m["chat"]["id"] == chat]
+        answered = [m["text"] for m in fake.sent(chat)]
+        assert answered == [engine.respond(text).reply for text in asked]
+    assert not errors
