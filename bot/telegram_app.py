@@ -11,9 +11,10 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -380,6 +381,25 @@ def quiet_http_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
+    """run_webhook arguments from the environment, or None for long polling.
+
+    Telegram sends the secret token with every update and PTB rejects requests without
+    it (403). When HELPLINE_WEBHOOK_SECRET is unset a fresh one is made at each start:
+    setWebhook hands it to Telegram, so nobody has to manage it.
+    """
+    url = env.get("HELPLINE_WEBHOOK_URL")
+    if not url:
+        return None
+    return {
+        "listen": env.get("HELPLINE_WEBHOOK_LISTEN", "0.0.0.0"),
+        "port": int(env.get("HELPLINE_WEBHOOK_PORT", "8443")),
+        "url_path": env.get("HELPLINE_WEBHOOK_PATH", "telegram"),
+        "webhook_url": url,
+        "secret_token": env.get("HELPLINE_WEBHOOK_SECRET") or secrets.token_urlsafe(32),
+    }
+
+
 def run() -> int:
     """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set."""
     from bot.cli import load_engine
@@ -396,20 +416,10 @@ def run() -> int:
         staff_ids=staff,
     )
     updates = list(Update.ALL_TYPES)
-    webhook = os.environ.get("HELPLINE_WEBHOOK_URL")
+    webhook = webhook_settings(os.environ)
     if webhook:
-        secret = os.environ.get("HELPLINE_WEBHOOK_SECRET")
-        if not secret:
-            log.error("HELPLINE_WEBHOOK_SECRET must be set in webhook mode (letters, digits, _ and -)")
-            return 2
-        app.run_webhook(
-            listen=os.environ.get("HELPLINE_WEBHOOK_LISTEN", "0.0.0.0"),
-            port=int(os.environ.get("HELPLINE_WEBHOOK_PORT", "8443")),
-            url_path=os.environ.get("HELPLINE_WEBHOOK_PATH", "telegram"),
-            webhook_url=webhook,
-            secret_token=secret,
-            allowed_updates=updates,
-        )
+        log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])
+        app.run_webhook(**webhook, allowed_updates=updates)
     else:
         log.info("starting long polling")
         app.run_polling(allowed_updates=updates)

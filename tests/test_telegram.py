@@ -218,3 +218,37 @@ async def test_many_chats_in_order_and_clean_stop(fake: FakeBotAPI, engine: Engi
         answered = [m["text"] for m in fake.sent(chat)]
         assert answered == [engine.respond(text).reply for text in asked]
     assert not errors
+
+
+async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine) -> None:
+    import socket
+
+    import httpx
+
+    from bot.telegram_app import webhook_settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = webhook_settings({"HELPLINE_WEBHOOK_URL": "https://bot.example.invalid/telegram",
+                                 "HELPLINE_WEBHOOK_LISTEN": "127.0.0.1", "HELPLINE_WEBHOOK_PORT": str(port)})
+    assert settings is not None and len(settings["secret_token"]) >= 32
+    app = build_application(TOKEN, engine, base_url=fake.url)
+    update = {"update_id": 1, "message": {"message_id": 5, "date": 0, "chat": {"id": 77, "type": "private"},
+                                          "from": {"id": 77, "is_bot": False, "first_name": "C"}, "text": "hello"}}
+    async with app:
+        assert app.post_init is not None and app.updater is not None
+        await app.post_init(app)
+        await app.updater.start_webhook(**settings)
+        await app.start()
+        url = f"http://127.0.0.1:{port}/telegram"
+        async with httpx.AsyncClient() as client:
+            forged = await client.post(url, json=update)
+            good = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token":
+                                                                settings["secret_token"]})
+        [text] = await replies(fake, 77, 1)
+        await app.updater.stop()
+        await app.stop()
+    assert forged.status_code == 403 and good.status_code == 200
+    assert HELPLINE in text
+    assert fake.calls_to("setWebhook")[0]["secret_token"] == settings["secret_token"]
