@@ -95,12 +95,21 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """The Telegram bot (needs TELEGRAM_BOT_TOKEN)."""
+    if not os.environ.get("TELEGRAM_BOT_TOKEN"):
+        print("Set TELEGRAM_BOT_TOKEN (from @BotFather) to run the Telegram bot; "
+              "`helpline-bot chat` needs no token.", file=sys.stderr)
+        return 2
+    from bot.telegram_app import run
+
+    return run()
+
+
 def cmd_default(args: argparse.Namespace) -> int:
     """Telegram when a token is set, the console chat otherwise."""
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
-        from bot.telegram_app import run
-
-        return run()
+        return cmd_run(args)
     print("TELEGRAM_BOT_TOKEN is not set: starting the console chat.", file=sys.stderr)
     return cmd_chat(args)
 
@@ -109,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="helpline-bot", description=__doc__.splitlines()[0])
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(title="commands")
+    sub.add_parser("run", help="start the Telegram bot (TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
     sub.add_parser("chat", help="talk to the bot in this terminal").set_defaults(func=cmd_chat)
     sub.add_parser("classify", help="stdin lines -> JSON lines").set_defaults(func=cmd_classify)
     ev = sub.add_parser("eval", help="score a labelled JSONL file")
