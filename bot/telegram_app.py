@@ -14,9 +14,11 @@ import os
 import secrets
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
     CallbackQuery,
@@ -51,6 +53,9 @@ log = logging.getLogger(__name__)
 DELETE_WINDOW = dt.timedelta(hours=48)
 _MAX_REMEMBERED = 500
 _NETWORK_RETRIES = 5
+# Telegram: about one message a second per private chat; short bursts of a few are fine.
+PER_CHAT_BURST = 3
+_MAX_CHAT_LIMITERS = 10_000
 _LANGUAGES = ("km", "en")
 COMMANDS = ("start", "help", "topics", "language", "helpline", "privacy", "clear")
 _COMMAND_TEXT = {
@@ -65,24 +70,48 @@ _COMMAND_TEXT = {
 
 
 class PerChatOrder(BaseUpdateProcessor):
-    """Serve many chats at once while answering each chat's messages in order."""
+    """Serve many chats at once while answering each chat's messages in order.
+
+    A chat that floods (FOLD_AFTER or more text messages waiting behind one) has its
+    waiting texts folded into the next one: a single reply reads them all together, so
+    nothing is left unanswered, crisis words in any of them still count, and the chat
+    gets about one reply a second instead of a backlog that grows for minutes.
+    """
+
+    FOLD_AFTER = 10
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._chats: dict[int, _ChatQueue] = {}
+        self._folded: dict[int, list[str]] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None:
             await coroutine
             return
-        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        text = _private_text(update)
+        queue = self._chats.setdefault(chat.id, _ChatQueue())
+        queue.updates += 1
+        queue.texts += text is not None
         try:
-            async with lock:
+            async with queue.lock:
+                if text is not None:
+                    queue.texts -= 1
+                    if queue.texts >= self.FOLD_AFTER:
+                        self._folded.setdefault(chat.id, []).append(text)
+                        if asyncio.iscoroutine(coroutine):
+                            coroutine.close()
+                        return
                 await coroutine
         finally:
-            if not lock.locked() and self._locks.get(chat.id) is lock:
-                del self._locks[chat.id]
+            queue.updates -= 1
+            if queue.updates == 0:
+                del self._chats[chat.id]
+
+    def take_folded(self, chat_id: int) -> list[str]:
+        """Texts of this chat folded into the message being answered now (memory only)."""
+        return self._folded.pop(chat_id, [])
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -91,8 +120,36 @@ class PerChatOrder(BaseUpdateProcessor):
         """Nothing to release."""
 
 
+@dataclass
+class _ChatQueue:
+    """One chat's turn-taking: its lock, and how many updates and texts are in line."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    updates: int = 0
+    texts: int = 0
+
+
+def _private_text(update: object) -> str | None:
+    """The text of a private, non-command text message, else None."""
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return None
+    message = update.effective_message
+    if update.effective_chat.type != ChatType.PRIVATE or message is None or update.callback_query:
+        return None
+    text = message.text
+    return text if text is not None and not text.startswith("/") else None
+
+
 class PatientRateLimiter(AIORateLimiter):
-    """Telegram's flood limits (and RetryAfter), plus retries of transient network and 5xx errors."""
+    """Telegram's flood limits (and RetryAfter), plus retries of transient network and 5xx errors.
+
+    AIORateLimiter paces the whole bot and each group; Telegram also asks for about one
+    message a second per private chat, so each private chat gets its own small limiter.
+    """
+
+    def __init__(self, max_retries: int = 5) -> None:
+        super().__init__(max_retries=max_retries)
+        self._per_chat: dict[int, AsyncLimiter] = {}
 
     async def process_request(
         self,
@@ -104,6 +161,9 @@ class PatientRateLimiter(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         attempt = 0
+        chat_id = data.get("chat_id")
+        if isinstance(chat_id, int) and chat_id > 0 and endpoint != "answerCallbackQuery":
+            await self._chat_limiter(chat_id).acquire()
         while True:
             try:
                 return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
@@ -118,11 +178,18 @@ class PatientRateLimiter(AIORateLimiter):
                 await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
 
 
+    def _chat_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._per_chat) > _MAX_CHAT_LIMITERS:
+            self._per_chat = {k: v for k, v in self._per_chat.items() if not v.has_capacity(PER_CHAT_BURST)}
+        return self._per_chat.setdefault(chat_id, AsyncLimiter(PER_CHAT_BURST, PER_CHAT_BURST))
+
+
 class HelplineBot:
     """The conversation: handlers that turn updates into engine replies."""
 
     def __init__(self, engine: Engine, usage: UsageLog | None, keyring: Keyring | None,
-                 staff_ids: frozenset[int] = frozenset()) -> None:
+                 staff_ids: frozenset[int] = frozenset(), order: PerChatOrder | None = None) -> None:
+        self.order = order or PerChatOrder(1)
         self.engine = engine
         self.content: Content = engine.content
         self.usage = usage
@@ -187,12 +254,13 @@ class HelplineBot:
                                      user_id=user.id if user else None, keyring=self.keyring))
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, kind: str,
-                     hints: Hints) -> None:
-        """Run the engine and send its reply with the menu."""
+                     hints: Hints, note: str = "") -> None:
+        """Run the engine and send its reply (after an optional note) with the menu when nothing matched."""
         response = self.engine.respond(text, hints)
         lang = hints.language or ("en" if response.language == "en" else "km")
         markup = None if response.matched else self.menu(lang)
-        await self.send(update, context, response.reply, markup)
+        reply = f"{note}\n\n{response.reply}" if note and len(note) + len(response.reply) < 4090 else response.reply
+        await self.send(update, context, reply, markup)
         self.record(update, kind, response, lang)
 
     # ---- handlers ------------------------------------------------------------------
@@ -259,7 +327,10 @@ class HelplineBot:
         self.remember(context, message)
         text = (message.text or message.caption or "") if message else ""
         kind = "command" if text.startswith("/") else "text"
-        await self.answer(update, context, text, kind, Hints(language=self.language(update, context)))
+        folded = self.order.take_folded(update.effective_chat.id) if update.effective_chat else []
+        hints = Hints(language=self.language(update, context))
+        note = self.content.text("folded", self.ui_language(update, context)) if folded else ""
+        await self.answer(update, context, "\n".join([*folded, text]), kind, hints, note)
 
     async def non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, voice...: a kind note that the bot reads text, the menu and 1280."""
@@ -356,17 +427,18 @@ def build_application(
         if usage is not None:
             await usage.start()
         await set_commands(app)
-        HelplineBot(engine, usage, keyring, staff_ids).register(app)
+        HelplineBot(engine, usage, keyring, staff_ids, order).register(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if usage is not None:
             await usage.close()
 
+    order = PerChatOrder(max_concurrent)
     builder = (
         ApplicationBuilder()
         .token(token)
         .rate_limiter(PatientRateLimiter(max_retries=5))
-        .concurrent_updates(PerChatOrder(max_concurrent))
+        .concurrent_updates(order)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )

@@ -252,3 +252,21 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
     assert forged.status_code == 403 and good.status_code == 200
     assert HELPLINE in text
     assert fake.calls_to("setWebhook")[0]["secret_token"] == settings["secret_token"]
+
+
+async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine) as errors:
+        for i in range(150):
+            fake.message(500, "i want to kill myself" if i == 40 else f"spam {i}")
+        fake.message(501, "my teacher hit me")
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await replies(fake, 501, 1)
+        other_latency = loop.time() - start
+        await asyncio.sleep(4)
+    flood = [m["text"] for m in fake.sent(500)]
+    assert other_latency < 3  # another chat is not stuck behind the flood
+    assert 1 <= len(flood) < 30  # folded: a handful of replies, not 150
+    assert any("1280" in t.splitlines()[0] or "🆘" in t for t in flood)  # the crisis line was not lost
+    assert engine.content.text("folded", "km") in "\n".join(flood)
+    assert not errors
