@@ -1,0 +1,58 @@
+# Cambodia PROTECT helpline referral bot.
+#
+#   docker build -t helpline-bot .
+#   docker run -d --name helpline-bot --restart unless-stopped \
+#     -e TELEGRAM_BOT_TOKEN=... -e HELPLINE_HASH_KEY=... \
+#     -v helpline-data:/data helpline-bot
+#
+# Configuration comes only from environment variables (see docs/deploy.md):
+#   TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL, HELPLINE_WEBHOOK_URL, HELPLINE_WEBHOOK_LISTEN,
+#   HELPLINE_WEBHOOK_PORT, HELPLINE_WEBHOOK_SECRET, HELPLINE_HASH_KEY, HELPLINE_RETENTION_DAYS,
+#   HELPLINE_STAFF_IDS.
+# No secret is set here or baked into the image: pass them with -e or --env-file at run time.
+
+# Pinned by exact tag; to update, change the tag (and rebuild), see docs/deploy.md.
+FROM python:3.11.14-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HELPLINE_DB=/data/helpline.db \
+    HELPLINE_WEBHOOK_LISTEN=0.0.0.0 \
+    HELPLINE_WEBHOOK_PORT=8443
+
+# A dedicated user without a login shell or home; /data is the only place it may write.
+RUN groupadd --system --gid 10001 helpline \
+    && useradd --system --uid 10001 --gid helpline --no-create-home --home-dir /nonexistent \
+       --shell /usr/sbin/nologin helpline \
+    && mkdir /data \
+    && chown helpline:helpline /data \
+    && chmod 0700 /data
+
+# Install the project from source. Its dependencies are pinned (==) in pyproject.toml, and
+# the wheel carries intents/ and directory/ inside the package (hatch force-include), so the
+# content is baked into the image. The source tree is removed afterwards.
+COPY pyproject.toml README.md /src/
+COPY bot/ /src/bot/
+COPY intents/ /src/intents/
+COPY directory/ /src/directory/
+RUN pip install --no-cache-dir /src \
+    && rm -rf /src \
+    && helpline-bot check
+
+WORKDIR /data
+VOLUME ["/data"]
+# Numeric, so the host and orchestrators (runAsNonRoot) can resolve it: helpline:helpline.
+USER 10001:10001
+
+# Only used in webhook mode (HELPLINE_WEBHOOK_URL set): inside a container the bot must listen on
+# 0.0.0.0 to be reachable through a published port. Polling needs no open port.
+EXPOSE 8443
+
+# Validates the installed content; needs no network, so it says nothing about Telegram itself.
+HEALTHCHECK --interval=5m --timeout=30s --start-period=30s --retries=3 \
+    CMD ["helpline-bot", "check"]
+
+ENTRYPOINT ["helpline-bot"]
+CMD ["run"]
