@@ -49,9 +49,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         if text.strip() in ("/km", "/en"):
             language = text.strip()[1:]
             continue
-        print(engine.respond(text, Hints(language=language)).reply)
-        if not interactive:
-            print()
+        print(engine.respond(text, Hints(language=language)).reply, end="\n" if interactive else "\n\n", flush=True)
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
