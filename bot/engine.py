@@ -60,8 +60,9 @@ class Engine:
         normalised = normalise(text if isinstance(text, str) else "")
         tokens = split_known(tokenise(normalised), self.content.khmer_words)
         language = detect_language(normalised, tokens, self.content.markers)
-        scores = self._score_topics(tokens)
-        crisis_kinds = self._crisis(tokens)
+        variants = language == "kh-latn"
+        scores = self._score_topics(tokens, variants)
+        crisis_kinds = self._crisis(tokens, variants)
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
             intents = [SELF_HARM] + [t for t in intents if t != SELF_HARM]
@@ -85,11 +86,11 @@ class Engine:
         """The referral for a topic chosen from the menu, with no text to read."""
         return self.respond("", Hints(language=language, topic=topic_id))
 
-    def _score_topics(self, tokens: Sequence[str]) -> dict[str, float]:
+    def _score_topics(self, tokens: Sequence[str], variants: bool) -> dict[str, float]:
         """Score each matched topic by its most specific phrase, plus corroboration."""
-        excluded = {m.phrase.label for m in self.content.exclusions.find(tokens)}
+        excluded = {m.phrase.label for m in self.content.exclusions.find(tokens, variants)}
         by_topic: dict[str, list[float]] = defaultdict(list)
-        for match in self.content.topic_phrases.find(tokens):
+        for match in self.content.topic_phrases.find(tokens, variants):
             if match.phrase.label not in excluded:
                 by_topic[match.phrase.label].append(match.phrase.specificity)
         scores = {}
@@ -99,12 +100,12 @@ class Engine:
             scores[topic_id] = round((found[0] + extra) * self.content.topics[topic_id].weight, 3)
         return scores
 
-    def _crisis(self, tokens: Sequence[str]) -> tuple[str, ...]:
+    def _crisis(self, tokens: Sequence[str], variants: bool) -> tuple[str, ...]:
         """Which urgent situations the message names: "danger" (now) and/or "suicide"."""
-        blocked = [m.span for m in self.content.crisis_exclusions.find(tokens)]
+        blocked = [m.span for m in self.content.crisis_exclusions.find(tokens, variants)]
         kinds = {
             m.phrase.label
-            for m in self.content.crisis_phrases.find(tokens)
+            for m in self.content.crisis_phrases.find(tokens, variants)
             if not self._negated(m, tokens) and not any(_overlaps(m.span, b) for b in blocked)
         }
         return tuple(k for k in ("danger", "suicide") if k in kinds)

@@ -25,10 +25,14 @@ _MAX_KHMER_SPAN = 8
 _FUZZY_MIN_LEN = 5
 _FUZZY_CUTOFF = 85.0
 _SKELETON_MIN = 3
+# A skeleton match must still look a little like the part: "thnak" is not "donchi".
+_SKELETON_LIKENESS = 40.0
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ting", "ning", "ping", "ging", "ming", "er", "ers", "en", "n")
 _Y_SUFFIXES = ("ies", "ied")
 _SKELETON_MAP = str.maketrans("bdgcjwzqx", "ptkkcvsks", "haeiouy'")
 _REPEATS = re.compile(r"(.)\1+")
+_SHAPE_MAP = str.maketrans("bdgcjwzqx", "ptkkcvsks", "'")
+_VOWEL_RUN = re.compile(r"[aeiouy]+")
 
 Span = tuple[int, int]
 
@@ -36,6 +40,11 @@ Span = tuple[int, int]
 def skeleton(word: str) -> str:
     """Consonant outline of a romanised Khmer word: one key for its many spellings."""
     return _REPEATS.sub(r"\1", word.translate(_SKELETON_MAP))
+
+
+def shape(word: str) -> str:
+    """Outline of a short romanised word, vowels kept as one mark: kru/krou, veay/vay/vey."""
+    return _REPEATS.sub(r"\1", _VOWEL_RUN.sub("a", word.translate(_SHAPE_MAP)))
 
 
 @dataclass(frozen=True)
@@ -76,16 +85,23 @@ class PhraseSet:
         khmer: set[str] = set()
         latin: set[str] = set()
         self._skeletons: dict[str, set[str]] = defaultdict(set)
+        self._shapes: dict[str, set[str]] = defaultdict(set)
+        # Words of English phrases are English: "bye" is not a spelling of "bay" (rice).
+        english = {p for phrase in self.phrases if not phrase.romanised for p in phrase.parts}
         for phrase in self.phrases:
             self._by_first[phrase.parts[0]].append(phrase)
             for part in phrase.parts:
                 if is_khmer(part):
                     khmer.add(part)
-                else:
-                    latin.add(part)
-                    key = skeleton(part)
-                    if phrase.romanised and len(key) >= _SKELETON_MIN and len(part) >= 4:
-                        self._skeletons[key].add(part)
+                    continue
+                latin.add(part)
+                if not phrase.romanised or part in english:
+                    continue
+                key = skeleton(part)
+                if len(key) >= _SKELETON_MIN and len(part) >= 4:
+                    self._skeletons[key].add(part)
+                elif len(part) >= 3 and len(shape(part)) >= 2:
+                    self._shapes[shape(part)].add(part)
         self._khmer = frozenset(khmer)
         self._latin = frozenset(latin)
         self._fuzzy_pool = sorted(p for p in latin if len(p) >= _FUZZY_MIN_LEN)
@@ -95,8 +111,12 @@ class PhraseSet:
         """The Khmer words the phrases are made of, as the segmenter splits them."""
         return frozenset(w for part in self._khmer for w in (part, *segment_khmer(part)))
 
-    def _latin_parts(self, token: str) -> set[str]:
-        """Every Latin part that this message word may stand for."""
+    def _latin_parts(self, token: str, variants: bool) -> set[str]:
+        """Every Latin part that this message word may stand for.
+
+        `variants` adds romanised Khmer spellings with the same outline (samlap -> somlab);
+        only worth it in romanised Khmer messages, where English words would collide.
+        """
         found = {token} & self._latin
         for suffix in _SUFFIXES:
             if token.endswith(suffix) and len(token) - len(suffix) >= 3:
@@ -111,10 +131,16 @@ class PhraseSet:
                 token, self._fuzzy_pool, scorer=fuzz.ratio, score_cutoff=_FUZZY_CUTOFF, limit=None
             ):
                 found.add(part)
-        found |= self._skeletons.get(skeleton(token), set())
+        if not variants:
+            return found
+        for part in self._skeletons.get(skeleton(token), ()):
+            if fuzz.ratio(token, part) >= _SKELETON_LIKENESS:
+                found.add(part)
+        if len(token) >= 3:
+            found |= self._shapes.get(shape(token), set())
         return found
 
-    def _hits(self, tokens: Sequence[str]) -> dict[str, list[Span]]:
+    def _hits(self, tokens: Sequence[str], variants: bool) -> dict[str, list[Span]]:
         """Where each known part occurs in the message, as token spans."""
         hits: dict[str, list[Span]] = defaultdict(list)
         latin_cache: dict[str, set[str]] = {}
@@ -129,14 +155,17 @@ class PhraseSet:
                         hits[joined].append((i, j + 1))
             else:
                 if token not in latin_cache:
-                    latin_cache[token] = self._latin_parts(token)
+                    latin_cache[token] = self._latin_parts(token, variants)
                 for part in latin_cache[token]:
                     hits[part].append((i, i + 1))
         return hits
 
-    def find(self, tokens: Sequence[str]) -> list[Match]:
-        """Every phrase of the set found in the tokenised message (first occurrence each)."""
-        hits = self._hits(tokens)
+    def find(self, tokens: Sequence[str], variants: bool = True) -> list[Match]:
+        """Every phrase of the set found in the tokenised message (first occurrence each).
+
+        `variants`: also accept other romanised Khmer spellings (pass False for English).
+        """
+        hits = self._hits(tokens, variants)
         matches = []
         for first in list(hits):
             for phrase in self._by_first.get(first, ()):
