@@ -89,7 +89,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) found.")
         return 1
     print(f"Content OK: {len(content.topics)} topics, {len(content.organizations)} organisations, "
-          f"{len(content.topic_phrases.phrases)} phrases, {len(content.provinces)} provinces ({content.root}).")
+          f"{len(content.phrases.phrases)} phrases, {len(content.provinces)} provinces ({content.root}).")
     return 0
 
 

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from bot.matcher import Phrase, PhraseSet, compile_phrase
+from bot.matcher import Phrase, PhraseError, PhraseSet, compile_phrase, expand_phrase
 from bot.text import LanguageMarkers, normalise
 
 REPLY_LANGUAGES = ("km", "en")
@@ -105,12 +105,8 @@ class Content:
     provinces: Mapping[str, Province]
     texts: Mapping[str, Localised]
     markers: LanguageMarkers
-    topic_phrases: PhraseSet
-    exclusions: PhraseSet
-    crisis_phrases: PhraseSet
-    crisis_exclusions: PhraseSet
+    phrases: PhraseSet
     negations: frozenset[str]
-    province_phrases: PhraseSet
     khmer_words: frozenset[str]
 
     def text(self, key: str, lang: str) -> str:
@@ -199,15 +195,19 @@ class _Reader:
                 self.problem(f"{where}[{i}]", "must be a non-empty text")
         return out
 
-    def phrases(self, node: Any, key: str, label: str) -> Iterator[Phrase]:
+    def phrases(self, node: Any, key: str, label: str, role: str,
+                classes: Mapping[str, Sequence[str]]) -> Iterator[Phrase]:
         """Phrase lists per language: {km: [...], en: [...], kh-latn: [...]}."""
         by_lang = self.get(node, key, "", dict, {})
         for lang in by_lang or {}:
             if lang not in MATCH_LANGUAGES:
                 self.problem(f"{key}.{lang}", f"unknown language (use {', '.join(MATCH_LANGUAGES)})")
                 continue
-            for text in self.strings(by_lang, lang, key):
-                yield compile_phrase(label, text, romanised=lang == "kh-latn")
+            for i, text in enumerate(self.strings(by_lang, lang, key)):
+                try:
+                    yield from expand_phrase(label, text, romanised=lang == "kh-latn", role=role, classes=classes)
+                except PhraseError as exc:
+                    self.problem(f"{key}.{lang}[{i}]", str(exc))
 
 
 def _plain(type_name: str) -> str:
@@ -236,10 +236,11 @@ def load(root: Path | None = None) -> Content:
         khmer=frozenset(normalise(w) for w in lang_file.strings(lang_file.data, "km", "")),
     )
 
+    classes = _load_classes(root, problems)
     crisis_file = _Reader(root, root / "intents" / "_crisis.yaml", problems)
-    crisis = list(crisis_file.phrases(crisis_file.data, "suicide", "suicide"))
-    crisis += list(crisis_file.phrases(crisis_file.data, "danger", "danger"))
-    crisis_exclusions = list(crisis_file.phrases(crisis_file.data, "exclude", "exclude"))
+    phrases = list(crisis_file.phrases(crisis_file.data, "suicide", "suicide", "crisis", classes))
+    phrases += crisis_file.phrases(crisis_file.data, "danger", "danger", "crisis", classes)
+    phrases += crisis_file.phrases(crisis_file.data, "exclude", "exclude", "crisis_exclude", classes)
     negations = frozenset(
         n.casefold()
         for lang in MATCH_LANGUAGES
@@ -248,14 +249,13 @@ def load(root: Path | None = None) -> Content:
 
     organizations = _load_organizations(root, problems)
     provinces, province_phrases = _load_provinces(root, problems)
+    phrases += province_phrases
     for org in organizations.values():
         for area in org.service_area:
             if area not in provinces:
                 problems.append(f"directory/partners.yaml: {org.id}.service_area: unknown province '{area}'")
 
     topics: dict[str, Topic] = {}
-    topic_phrases: list[Phrase] = []
-    exclusions: list[Phrase] = []
     for path in sorted((root / "intents").glob("*.yaml")):
         if path.name.startswith("_"):
             continue
@@ -266,8 +266,8 @@ def load(root: Path | None = None) -> Content:
         if topic.id in topics:
             reader.problem("id", f"'{topic.id}' is used by another topic file too")
         topics[topic.id] = topic
-        topic_phrases += reader.phrases(reader.data, "phrases", topic.id)
-        exclusions += reader.phrases(reader.data, "exclude", topic.id)
+        phrases += reader.phrases(reader.data, "phrases", topic.id, "topic", classes)
+        phrases += reader.phrases(reader.data, "exclude", topic.id, "exclude", classes)
     if not topics:
         problems.append("intents/: no topic files found")
     for org in organizations.values():
@@ -280,13 +280,7 @@ def load(root: Path | None = None) -> Content:
     topics = dict(sorted(topics.items(), key=lambda item: (item[1].order, item[0])))
     if problems:
         raise ContentError(problems)
-    phrase_sets = {
-        "topic_phrases": PhraseSet(topic_phrases),
-        "exclusions": PhraseSet(exclusions),
-        "crisis_phrases": PhraseSet(crisis),
-        "crisis_exclusions": PhraseSet(crisis_exclusions),
-        "province_phrases": province_phrases,
-    }
+    phrase_set = PhraseSet(phrases)
     return Content(
         root=root,
         topics=topics,
@@ -294,9 +288,9 @@ def load(root: Path | None = None) -> Content:
         provinces=provinces,
         texts=texts,
         markers=markers,
+        phrases=phrase_set,
         negations=negations,
-        khmer_words=markers.khmer.union(*(p.khmer_words for p in phrase_sets.values()), negations),
-        **phrase_sets,
+        khmer_words=markers.khmer | phrase_set.khmer_words | negations,
     )
 
 
@@ -375,7 +369,13 @@ def _load_organizations(root: Path, problems: list[str]) -> dict[str, Organizati
     return organizations
 
 
-def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province], PhraseSet]:
+def _load_classes(root: Path, problems: list[str]) -> dict[str, list[str]]:
+    """Word classes (`@parent`, `@hit`) that phrases may use; see intents/_words.yaml."""
+    reader = _Reader(root, root / "intents" / "_words.yaml", problems)
+    return {name: reader.strings(reader.data, name, "") for name in (reader.data or {})}
+
+
+def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province], list[Phrase]]:
     reader = _Reader(root, root / "directory" / "provinces.yaml", problems)
     provinces: dict[str, Province] = {}
     phrases: list[Phrase] = []
@@ -387,6 +387,6 @@ def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province
         provinces[province_id] = Province(id=province_id, name=name)
         names = [*name.values(), *reader.strings(entry, "aliases", province_id),
                  *reader.strings(entry, "km_aliases", province_id)]
-        phrases += (compile_phrase(province_id, n) for n in names)
-    return provinces, PhraseSet(phrases)
+        phrases += (compile_phrase(province_id, n, role="province") for n in names)
+    return provinces, phrases
 

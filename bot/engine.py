@@ -6,7 +6,7 @@ normalise -> detect language -> match topics and crisis -> compose the reply.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.content import Content
@@ -60,15 +60,17 @@ class Engine:
         normalised = normalise(text if isinstance(text, str) else "")
         tokens = split_known(tokenise(normalised), self.content.khmer_words)
         language = detect_language(normalised, tokens, self.content.markers)
-        variants = language == "kh-latn"
-        scores = self._score_topics(tokens, variants)
-        crisis_kinds = self._crisis(tokens, variants)
+        by_role: dict[str, list[Match]] = defaultdict(list)
+        for match in self.content.phrases.find(tokens, variants=language == "kh-latn"):
+            by_role[match.phrase.role].append(match)
+        scores = self._score_topics(by_role)
+        crisis_kinds = self._crisis(by_role, tokens)
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
             intents = [SELF_HARM] + [t for t in intents if t != SELF_HARM]
         if hints.topic in self.content.topics:
             intents = [hints.topic] + [t for t in intents if t != hints.topic]
-        provinces = tuple(dict.fromkeys(m.phrase.label for m in self.content.province_phrases.find(tokens)))
+        provinces = tuple(dict.fromkeys(m.phrase.label for m in by_role["province"]))
         lang = reply_language(language, hints.language)
         reply, partners = compose(self.content, lang, intents, crisis_kinds, provinces)
         return Response(
@@ -86,11 +88,11 @@ class Engine:
         """The referral for a topic chosen from the menu, with no text to read."""
         return self.respond("", Hints(language=language, topic=topic_id))
 
-    def _score_topics(self, tokens: Sequence[str], variants: bool) -> dict[str, float]:
+    def _score_topics(self, by_role: Mapping[str, list[Match]]) -> dict[str, float]:
         """Score each matched topic by its most specific phrase, plus corroboration."""
-        excluded = {m.phrase.label for m in self.content.exclusions.find(tokens, variants)}
+        excluded = {m.phrase.label for m in by_role["exclude"]}
         by_topic: dict[str, list[float]] = defaultdict(list)
-        for match in self.content.topic_phrases.find(tokens, variants):
+        for match in by_role["topic"]:
             if match.phrase.label not in excluded:
                 by_topic[match.phrase.label].append(match.phrase.specificity)
         scores = {}
@@ -100,12 +102,12 @@ class Engine:
             scores[topic_id] = round((found[0] + extra) * self.content.topics[topic_id].weight, 3)
         return scores
 
-    def _crisis(self, tokens: Sequence[str], variants: bool) -> tuple[str, ...]:
+    def _crisis(self, by_role: Mapping[str, list[Match]], tokens: Sequence[str]) -> tuple[str, ...]:
         """Which urgent situations the message names: "danger" (now) and/or "suicide"."""
-        blocked = [m.span for m in self.content.crisis_exclusions.find(tokens, variants)]
+        blocked = [m.span for m in by_role["crisis_exclude"]]
         kinds = {
             m.phrase.label
-            for m in self.content.crisis_phrases.find(tokens, variants)
+            for m in by_role["crisis"]
             if not self._negated(m, tokens) and not any(_overlaps(m.span, b) for b in blocked)
         }
         return tuple(k for k in ("danger", "suicide") if k in kinds)

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import product
+from math import prod
 
 from rapidfuzz import fuzz, process
 
 from bot.text import is_khmer, normalise, segment_khmer
 
 MAX_GAP = 3
+MAX_COMBINATIONS = 2000
+_WORD_CACHE = 65536
 # Longest Khmer part, in segmenter words, that we try to assemble at one position.
 _MAX_KHMER_SPAN = 8
 _FUZZY_MIN_LEN = 5
@@ -49,12 +54,17 @@ def shape(word: str) -> str:
 
 @dataclass(frozen=True)
 class Phrase:
-    """One compiled phrase: what it belongs to, its parts, and how specific it is."""
+    """One compiled phrase: what it is for (role, label), its parts, and how specific it is.
+
+    Roles: "topic" and "exclude" (label: a topic id), "crisis" (label: "suicide" or
+    "danger"), "crisis_exclude", "province" (label: a province id).
+    """
 
     label: str
     text: str
     parts: tuple[str, ...]
     romanised: bool
+    role: str = "topic"
 
     @property
     def specificity(self) -> float:
@@ -70,10 +80,38 @@ class Match:
     span: Span
 
 
-def compile_phrase(label: str, text: str, romanised: bool = False) -> Phrase:
+def compile_phrase(label: str, text: str, romanised: bool = False, role: str = "topic") -> Phrase:
     """Normalise a phrase written by staff into comparable parts."""
     parts = tuple(normalise(p) for p in text.split())
-    return Phrase(label=label, text=text, parts=tuple(p for p in parts if p), romanised=romanised)
+    return Phrase(label=label, text=text, parts=tuple(p for p in parts if p), romanised=romanised, role=role)
+
+
+class PhraseError(ValueError):
+    """A phrase that cannot be compiled (unknown @class, too many combinations)."""
+
+
+def expand_phrase(label: str, text: str, *, romanised: bool = False, role: str = "topic",
+                  classes: Mapping[str, Sequence[str]] | None = None) -> list[Phrase]:
+    """Compile a phrase with alternatives: `father|dad hit`, `@parent @hit me`.
+
+    A part may list alternatives separated by `|`; `@name` stands for the words of class
+    `name` (intents/_words.yaml). Every combination becomes one phrase.
+    """
+    choices: list[list[str]] = []
+    for part in text.split():
+        words: list[str] = []
+        for word in part.split("|"):
+            if word.startswith("@"):
+                if classes is None or word[1:] not in classes:
+                    raise PhraseError(f"unknown word class '{word}' (see intents/_words.yaml)")
+                words += classes[word[1:]]
+            elif word:
+                words.append(word)
+        choices.append(list(dict.fromkeys(words)))
+    combinations = prod(len(c) for c in choices)
+    if combinations > MAX_COMBINATIONS:
+        raise PhraseError(f"{combinations} combinations (at most {MAX_COMBINATIONS}): split it into smaller phrases")
+    return [compile_phrase(label, " ".join(words), romanised, role) for words in product(*choices)]
 
 
 class PhraseSet:
@@ -105,13 +143,15 @@ class PhraseSet:
         self._khmer = frozenset(khmer)
         self._latin = frozenset(latin)
         self._fuzzy_pool = sorted(p for p in latin if len(p) >= _FUZZY_MIN_LEN)
+        # Words repeat across messages; the fuzzy search per new word is the costly part.
+        self._word_parts = lru_cache(maxsize=_WORD_CACHE)(self._latin_parts)
 
     @property
     def khmer_words(self) -> frozenset[str]:
         """The Khmer words the phrases are made of, as the segmenter splits them."""
         return frozenset(w for part in self._khmer for w in (part, *segment_khmer(part)))
 
-    def _latin_parts(self, token: str, variants: bool) -> set[str]:
+    def _latin_parts(self, token: str, variants: bool) -> frozenset[str]:
         """Every Latin part that this message word may stand for.
 
         `variants` adds romanised Khmer spellings with the same outline (samlap -> somlab);
@@ -132,18 +172,17 @@ class PhraseSet:
             ):
                 found.add(part)
         if not variants:
-            return found
+            return frozenset(found)
         for part in self._skeletons.get(skeleton(token), ()):
             if fuzz.ratio(token, part) >= _SKELETON_LIKENESS:
                 found.add(part)
         if len(token) >= 3:
             found |= self._shapes.get(shape(token), set())
-        return found
+        return frozenset(found)
 
     def _hits(self, tokens: Sequence[str], variants: bool) -> dict[str, list[Span]]:
         """Where each known part occurs in the message, as token spans."""
         hits: dict[str, list[Span]] = defaultdict(list)
-        latin_cache: dict[str, set[str]] = {}
         for i, token in enumerate(tokens):
             if is_khmer(token):
                 joined = ""
@@ -154,9 +193,7 @@ class PhraseSet:
                     if joined in self._khmer:
                         hits[joined].append((i, j + 1))
             else:
-                if token not in latin_cache:
-                    latin_cache[token] = self._latin_parts(token, variants)
-                for part in latin_cache[token]:
+                for part in self._word_parts(token, variants):
                     hits[part].append((i, i + 1))
         return hits
 
