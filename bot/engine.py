@@ -67,9 +67,9 @@ class Engine:
         crisis_kinds = self._crisis(by_role, tokens)
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
-            intents = [SELF_HARM] + [t for t in intents if t != SELF_HARM]
-        if hints.topic in self.content.topics:
-            intents = [hints.topic] + [t for t in intents if t != hints.topic]
+            intents = _first(SELF_HARM, intents)
+        if hints.topic is not None and hints.topic in self.content.topics:
+            intents = _first(hints.topic, intents)
         provinces = tuple(dict.fromkeys(m.phrase.label for m in by_role["province"]))
         lang = reply_language(language, hints.language)
         reply, partners = compose(self.content, lang, intents, crisis_kinds, provinces)
@@ -116,6 +116,11 @@ class Engine:
         start = match.span[0]
         before = tokens[max(0, start - _NEGATION_WINDOW) : start]
         return any(t in self.content.negations for t in before)
+
+
+def _first(topic: str, intents: list[str]) -> list[str]:
+    """`intents` with `topic` moved (or added) to the front."""
+    return [topic] + [t for t in intents if t != topic]
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:

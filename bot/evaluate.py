@@ -48,7 +48,8 @@ class Report:
             right, total = self.by_language[lang]
             out.append(f"  {lang}: {self.language_rate(lang):.3f} ({right}/{total})")
         out.append(f"crisis recall: {self.crisis_recall:.3f} ({self.crisis_found}/{self.crisis_positive})")
-        out.append(f"crisis false-positive rate: {self.crisis_fp_rate:.3f} ({self.crisis_false}/{self.crisis_negative})")
+        out.append(f"crisis false-positive rate: {self.crisis_fp_rate:.3f} "
+                   f"({self.crisis_false}/{self.crisis_negative})")
         out.append(f"replies with {HELPLINE_NUMBER}: {self.with_helpline}/{self.total}")
         if self.confusions:
             out.append("errors by expected -> got: " + ", ".join(f"{k} x{v}" for k, v in self.confusions.most_common()))
@@ -72,7 +73,9 @@ def evaluate(engine: Engine, path: Path) -> Report:
             report.by_language[lang][0] += 1
         else:
             report.confusions[f"{row['expected'][0]}->{response.intents[0]}"] += 1
-            report.errors.append(f"  line {number} [{lang}] expected {row['expected']} got {list(response.intents)}: {row['text']}")
+            report.errors.append(
+                f"  line {number} [{lang}] expected {row['expected']} got {list(response.intents)}: {row['text']}"
+            )
         if row.get("crisis") is True:
             report.crisis_positive += 1
             report.crisis_found += response.crisis

@@ -14,8 +14,8 @@ import os
 import secrets
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiolimiter import AsyncLimiter

@@ -95,9 +95,11 @@ def _split(token: str, words: frozenset[str]) -> list[str] | None:
     for end in range(1, len(token) + 1):
         for start in range(end):
             head = best[start]
-            if head is not None and token[start:end] in words:
-                if best[end] is None or len(head) + 1 < len(best[end] or ()):
-                    best[end] = head + [token[start:end]]
+            if head is None or token[start:end] not in words:
+                continue
+            current = best[end]
+            if current is None or len(head) + 1 < len(current):
+                best[end] = head + [token[start:end]]
     return best[-1]
 
 

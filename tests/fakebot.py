@@ -7,6 +7,7 @@ base_url. Tests push updates, read what the bot sent, and script faults
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -185,9 +186,7 @@ def _params(content_type: str, body: bytes) -> dict[str, Any]:
     for key, values in parse_qs(body.decode(), keep_blank_values=True).items():
         value: Any = values[-1]
         if key in _JSON_FIELDS:
-            try:
+            with contextlib.suppress(ValueError):
                 value = json.loads(value)
-            except ValueError:
-                pass
         params[key] = value
     return params

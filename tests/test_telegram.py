@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes
 
 from bot.engine import Engine
 from bot.telegram_app import build_application
