@@ -311,6 +311,9 @@ def _read_topic(reader: _Reader, organizations: Mapping[str, Organization]) -> T
             reader.problem(f"partners[{i}]", f"unknown organisation '{partner}' (see directory/partners.yaml)")
         elif not org.referable:
             reader.problem(f"partners[{i}]", f"'{partner}' is a supporter, never offered as a referral")
+        elif expected not in org.topics:
+            reader.problem(f"partners[{i}]", f"'{partner}' does not list '{expected}' in its topics in "
+                           "directory/partners.yaml: add it there too, so the directory says the same")
     weight = reader.get(data, "weight", "", (int, float), 1.0)
     menu = reader.get(data, "menu", "", bool, True)
     order = reader.get(data, "order", "", int, 99)

@@ -16,7 +16,7 @@ import pytest
 from bot.content import HELPLINE_ID, HELPLINE_NUMBER, Content, ContentError, load
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTACTS_MD = Path("/work/shared/contacts.md")
+CONTACTS_MD = ROOT.parent / "shared" / "contacts.md"
 CHC_PHONE_SOURCE = (
     '        source: "childhelplinecambodia.org; campaign partner text (shared/seed), via shared/contacts.md"\n'
 )
@@ -219,3 +219,15 @@ def test_every_web_contact_comes_from_the_shared_contacts(content: Content) -> N
         for contact in org.contacts:
             if contact.type != "phone":
                 assert contact.value in source, (org.id, contact.value)
+
+
+def test_topic_partner_must_list_the_topic_in_the_directory(copy: Path) -> None:
+    _edit(copy / "intents" / "pagoda.yaml", "partners: [", "partners: [plan, ")
+    problems = _problems(copy)
+    assert any(p.startswith("intents/pagoda.yaml: partners[0]:") and "'plan'" in p for p in problems)
+
+
+def test_unknown_word_class_names_file_and_key(copy: Path) -> None:
+    _edit(copy / "intents" / "pagoda.yaml", "phrases:\n  en:\n", "phrases:\n  en:\n    - \"@nosuchclass hit\"\n")
+    problems = _problems(copy)
+    assert any(p.startswith("intents/pagoda.yaml: phrases.en[0]:") and "@nosuchclass" in p for p in problems)
