@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -270,3 +276,28 @@ async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBo
     assert any("1280" in t.splitlines()[0] or "🆘" in t for t in flood)  # the crisis line was not lost
     assert engine.content.text("folded", "km") in "\n".join(flood)
     assert not errors
+
+
+def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI, tmp_path: Path) -> None:
+    """`helpline-bot run` as a process: answers, never logs the token or message text, stops on SIGTERM."""
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.url,
+           "HELPLINE_DB": str(tmp_path / "usage.db"), "HELPLINE_LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        fake.message(31, "my secret words about my stepfather hitting me")
+        assert fake.wait_for(lambda: len(fake.sent(31)) == 1, timeout=30)
+        for i in range(20):
+            fake.message(32 + i % 4, "i feel lonely tonight")
+        fake.wait_for(lambda: len(fake.delivered) >= 21, timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    delivered = [u["message"] for _, u in sorted(fake.delivered.items()) if "message" in u]
+    assert len(fake.sent()) == len(delivered)
+    assert TOKEN not in out + err and "TEST-token" not in out + err
+    assert "secret words" not in out + err and "lonely" not in out + err
+    with sqlite3.connect(tmp_path / "usage.db") as db:  # flushed on stop: every reply logged
+        assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(delivered)
