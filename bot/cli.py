@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bot.content import ContentError, load
 from bot.engine import Engine, Hints
+from bot.stats import add_stats_command
 
 
 def load_engine() -> Engine:
@@ -30,26 +31,33 @@ def load_engine() -> Engine:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    """Console conversation through exactly the engine Telegram uses."""
+    """Console conversation through exactly the engine Telegram uses, logged as channel "console"."""
+    from bot.usage import Keyring, UsageLog, make_event, run_in_thread
+
     engine = load_engine()
+    usage = UsageLog.from_env()
+    keyring = Keyring.load(usage.path)
     interactive = sys.stdin.isatty()
-    if interactive:
-        print(engine.respond("hello").reply)
-        print("\n(Type a message and press Enter; Ctrl-D or /quit to leave.)")
     language: str | None = None
-    while True:
+    with run_in_thread(usage):
         if interactive:
-            print("\n> ", end="", flush=True)
-        line = sys.stdin.readline()
-        if not line:
-            return 0
-        text = line.rstrip("\n")
-        if text.strip() in ("/quit", "/exit"):
-            return 0
-        if text.strip() in ("/km", "/en"):
-            language = text.strip()[1:]
-            continue
-        print(engine.respond(text, Hints(language=language)).reply, end="\n" if interactive else "\n\n", flush=True)
+            print(engine.respond("hello").reply)
+            print("\n(Type a message and press Enter; /km or /en for the reply language; Ctrl-D or /quit to leave.)")
+        while True:
+            if interactive:
+                print("\n> ", end="", flush=True)
+            line = sys.stdin.readline()
+            if not line:
+                return 0
+            text = line.rstrip("\n")
+            if text.strip() in ("/quit", "/exit"):
+                return 0
+            if text.strip() in ("/km", "/en"):
+                language = text.strip()[1:]
+                continue
+            response = engine.respond(text, Hints(language=language))
+            print(response.reply, end="\n" if interactive else "\n\n", flush=True)
+            usage.record(make_event(response, channel="console", kind="text", user_id=None, keyring=keyring))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -125,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-crisis-recall", type=float, default=0.0)
     ev.set_defaults(func=cmd_eval)
     sub.add_parser("check", help="validate intents/ and directory/").set_defaults(func=cmd_check)
+    add_stats_command(sub)
     return parser
 
 

@@ -79,13 +79,11 @@ async def summary(
                 (first, last),
             ) as cursor:
                 groups = list(await cursor.fetchall())
-            span_sql = "SELECT min(day), max(day) FROM events WHERE day >= ? AND day <= ?"
-            async with db.execute(span_sql, (first, last)) as cursor:
-                span = await cursor.fetchone()
             users: dict[str, int] = {}
-            if span and span[0]:
+            days = sorted({g[0] for g in groups})
+            if days:
                 # User keys change every month, so unique users are counted month by month.
-                for month, start, end in _months(date.fromisoformat(span[0]), date.fromisoformat(span[1])):
+                for month, start, end in _months(date.fromisoformat(days[0]), date.fromisoformat(days[-1])):
                     async with db.execute(
                         "SELECT COUNT(DISTINCT user_key) FROM events WHERE day >= ? AND day <= ? AND user_key <> ''",
                         (max(start.isoformat(), first), min(end.isoformat(), last)),
@@ -127,7 +125,7 @@ def _build(
     threshold: int,
     topics_meta: Mapping[str, str] | None,
 ) -> dict[str, Any]:
-    total = crisis = unmatched = 0
+    total = crisis = unmatched = texts = 0
     topics: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
@@ -149,9 +147,12 @@ def _build(
         if is_crisis:
             crisis += n
             week_crisis[week] += n
-        if not matched:
-            unmatched += n
-    share = round(100 * unmatched / total, 1) if total and suppress(unmatched, threshold) == unmatched else None
+        # "Nothing matched" is about free text: buttons and commands cannot fail to be understood.
+        if kind == "text":
+            texts += n
+            if not matched:
+                unmatched += n
+    share = round(100 * unmatched / texts, 1) if texts and suppress(unmatched, threshold) == unmatched else None
     categories: Counter[str] = Counter()
     if topics_meta is not None:
         for topic, n in topics.items():
@@ -165,8 +166,9 @@ def _build(
         "totals": {
             "events": suppress(total, threshold),
             "crisis": suppress(crisis, threshold),
-            "nothing_matched": suppress(unmatched, threshold),
-            "nothing_matched_percent": share,
+            "text_messages": suppress(texts, threshold),
+            "nothing_matched": suppress(unmatched, threshold),  # free-text messages with no topic
+            "nothing_matched_percent": share,  # of free-text messages; None when the count is suppressed
         },
         "topics": _ranked(topics, threshold),
         "languages": _ranked(languages, threshold),
@@ -224,11 +226,18 @@ def _share(data: Mapping[str, Any]) -> str:
     return "-" if share is None else f"{share}%"
 
 
-def _week_label(week: str) -> str:
-    """2025-W03 -> "W03 13 Jan" (the Monday)."""
-    year, number = week.split("-W")
-    monday = date.fromisocalendar(int(year), int(number), 1)
-    return f"W{number} {monday.day} {monday:%b}"
+def _week_label(week: str, *, year: bool = True) -> str:
+    """2025-W03 -> "W03 13 Jan 2025" (its Monday); without the year for chart labels."""
+    iso_year, number = week.split("-W")
+    monday = date.fromisocalendar(int(iso_year), int(number), 1)
+    return f"W{number} {monday.day} {monday:%b}" + (f" {monday.year}" if year else "")
+
+
+def _week_columns(weeks: Iterable[str]) -> list[str]:
+    """Column headings for weeks: "W09", or "2025-W09" when the weeks span more than one year."""
+    weeks = list(weeks)
+    one_year = len({w.split("-")[0] for w in weeks}) <= 1
+    return [w.split("-")[1] if one_year else w for w in weeks]
 
 
 def _sections(data: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, Count]]]:
@@ -266,8 +275,9 @@ def _table(data: Mapping[str, Any]) -> str:
             [
                 ["events", str(totals["events"])],
                 ["crisis", str(totals["crisis"])],
-                ["nothing matched", str(totals["nothing_matched"])],
-                ["nothing matched, share", _share(data)],
+                ["free-text messages", str(totals["text_messages"])],
+                ["nothing matched (free text)", str(totals["nothing_matched"])],
+                ["nothing matched, share of free text", _share(data)],
             ],
         ),
     ]
@@ -282,7 +292,7 @@ def _table(data: Mapping[str, Any]) -> str:
         )]
         topics = list(data["topics"])
         out += ["", "Topics by week", *_text_table(
-            ["topic", *(w.split("-")[1] for w in weeks)],
+            ["topic", *_week_columns(weeks)],
             [[t, *(str(v["topics"].get(t, 0)) for v in weeks.values())] for t in topics],
         )]
     return "\n".join(out) + "\n"
@@ -329,7 +339,7 @@ h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.1rem;margin:1.6rem 0 .5rem}
 .card b{display:block;font-size:1.5rem}.card span{color:var(--muted);font-size:.85rem}
 section{background:#fff;border:1px solid var(--line);border-radius:.5rem;padding:.2rem .9rem .9rem;margin-top:1rem}
 svg{width:100%;height:auto;max-width:36rem;display:block}
-svg text{font-size:11px;fill:var(--ink)}
+svg text{font-size:12px;fill:var(--ink)}
 .legend{display:flex;flex-wrap:wrap;gap:.3rem .9rem;padding:0;margin:.5rem 0 0;list-style:none;font-size:.85rem}
 .legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.3rem;vertical-align:-1px}
 .scroll{overflow-x:auto}
@@ -364,7 +374,7 @@ def _topic_chart(data: Mapping[str, Any]) -> str:
     if not biggest:
         return '<p class="muted">Too few events to draw this chart.</p>'
     colours = {t: PALETTE[i] for i, t in enumerate(shown)} | {"other topics": OTHER_COLOUR}
-    left, right, width, row_h = 78, 44, 360, 22
+    left, right, width, row_h = 80, 40, 360, 22
     scale = (width - left - right) / biggest
     parts = [
         f'<svg viewBox="0 0 {width} {row_h * len(rows) + 6}" role="img" '
@@ -372,7 +382,7 @@ def _topic_chart(data: Mapping[str, Any]) -> str:
     ]
     for i, (week, segments, total) in enumerate(rows):
         y = i * row_h + 3
-        parts.append(f'<text x="0" y="{y + 14}">{_e(_week_label(week))}</text>')
+        parts.append(f'<text x="0" y="{y + 14}">{_e(_week_label(week, year=False))}</text>')
         x = float(left)
         for topic, n in segments:
             if n:
@@ -385,7 +395,12 @@ def _topic_chart(data: Mapping[str, Any]) -> str:
         parts.append(f'<text x="{x + 4:.1f}" y="{y + 14}">{_e(total)}</text>')
     parts.append("</svg>")
     legend = "".join(f'<li><i style="background:{c}"></i>{_e(t)}</li>' for t, c in colours.items())
-    return "".join(parts) + f'<ul class="legend">{legend}</ul>'
+    return (
+        "".join(parts)
+        + f'<ul class="legend">{legend}</ul>'
+        + (f'<p class="muted">Counts under {threshold} are not drawn; the number is the week\'s total.</p>'
+           if (threshold := data["suppress_below"]) > 1 else "")
+    )
 
 
 def _bar_chart(rows: Mapping[str, Count], label: str, names: Mapping[str, str] | None = None) -> str:
@@ -424,8 +439,8 @@ def _html(data: Mapping[str, Any]) -> str:
     cards = [
         (totals["events"], "replies"),
         (totals["crisis"], "crisis replies"),
-        (totals["nothing_matched"], "nothing matched"),
-        (_share(data), "share with nothing matched"),
+        (totals["nothing_matched"], "messages with nothing matched"),
+        (_share(data), "of free-text messages matched nothing"),
     ]
     body = [
         "<h1>Helpline chatbot usage</h1>",
@@ -449,7 +464,7 @@ def _html(data: Mapping[str, Any]) -> str:
         body.append(
             "<section><h2>Topics by week</h2>"
             + _html_table(
-                ["topic", *(w.split("-")[1] for w in weeks)],
+                ["topic", *_week_columns(weeks)],
                 [[t, *(v["topics"].get(t, 0) for v in weeks.values())] for t in data["topics"]],
             )
             + "</section>"
@@ -488,7 +503,8 @@ async def staff_summary(db_path: Path | str, today: date, *, suppress_below: int
         users = ", ".join(f"{m}: {n}" for m, n in data["unique_users_by_month"].items()) or "-"
         parts.append(
             f"Last {days} days ({since:%d %b} to {today:%d %b %Y}, UTC)\n"
-            f"Replies: {totals['events']} · crisis: {totals['crisis']} · nothing matched: {_share(data)}\n"
+            f"Replies: {totals['events']} · crisis: {totals['crisis']}\n"
+            f"Free text with nothing matched: {_share(data)}\n"
             f"Top topics: {top}\n"
             f"Languages: {languages}\n"
             f"Buttons/text: {kinds}\n"

@@ -109,14 +109,15 @@ def make_event(
 ) -> Event:
     """The anonymous event for one reply; raises ValueError only on a bad channel or kind."""
     hour = truncate_hour(now or utcnow())
+    intents = tuple(response.intents) or (UNKNOWN,)
     return Event(
         hour=hour,
         channel=channel,
         kind=kind,
         language=response.language,
-        intents=tuple(response.intents) or (UNKNOWN,),
+        intents=intents,
         crisis=bool(response.crisis),
-        matched=bool(response.matched),
+        matched=bool(response.matched) and intents != (UNKNOWN,),  # no topic is never "matched"
         user_key="" if user_id is None else keyring.user_key(user_id, hour),
     )
 

@@ -1,0 +1,121 @@
+"""Write throughput of the usage log and query time of the staff statistics.
+
+    .venv/bin/python benchmarks/usage_bench.py [--events 1000000] [--days 365] [--keep DB]
+
+Inserts the events through the real UsageLog (record() -> bounded queue -> batched writer)
+into a temporary SQLite file, spread over the last `--days` days with a realistic skew of
+topics, languages and users, then times `bot.stats.summary` for the last 7, 30 and all days.
+`--days 30` puts every event inside the 30-day window: the worst case for the 30-day query.
+
+Target: the 30-day summary over one million events in under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.stats import summary  # noqa: E402
+from bot.usage import Event, Keyring, UsageLog, truncate_hour, utcnow  # noqa: E402
+
+TARGET_30D_S = 1.0
+TOPICS = (
+    "violence_at_home", "school_violence", "emotional_support", "online_safety", "sexual_abuse",
+    "exploitation", "child_marriage", "family_separation", "self_harm", "positive_parenting",
+    "pagoda", "about", "smalltalk", "unknown",
+)
+TOPIC_WEIGHTS = (14, 10, 12, 8, 5, 3, 2, 3, 4, 6, 1, 4, 12, 16)
+
+
+def events(n: int, days: int, keyring: Keyring, seed: int = 7) -> list[Event]:
+    """n plausible events over the last `days` days; about one user per eight events."""
+    rng = random.Random(seed)
+    now = truncate_hour(utcnow())
+    users = max(n // 8, 1)
+    topics = rng.choices(TOPICS, TOPIC_WEIGHTS, k=n)
+    out = []
+    for i in range(n):
+        hour = now - timedelta(hours=rng.randrange(days * 24))
+        topic = topics[i]
+        second = () if topic == "unknown" or rng.random() < 0.7 else (rng.choice(TOPICS[:-1]),)
+        intents = (topic, *[t for t in second if t != topic])
+        out.append(Event(
+            hour=hour,
+            channel="telegram" if rng.random() < 0.98 else "console",
+            kind=rng.choices(("text", "button", "command", "non-text"), (60, 30, 8, 2))[0],
+            language=rng.choices(("km", "en", "kh-latn"), (70, 18, 12))[0],
+            intents=intents,
+            crisis=topic == "self_harm" or rng.random() < 0.01,
+            matched=topic != "unknown",
+            user_key=keyring.user_key(rng.randrange(users), hour),
+        ))
+    out.sort(key=lambda e: e.hour)  # real traffic arrives in time order
+    return out
+
+
+async def write(path: Path, batch: list[Event]) -> tuple[float, int]:
+    """Seconds to record and flush every event through a UsageLog; and how many were dropped."""
+    usage = UsageLog(path, retention_days=10_000)
+    await usage.start()
+    started = time.perf_counter()
+    chunk = usage.max_queue // 2
+    for i in range(0, len(batch), chunk):
+        for event in batch[i : i + chunk]:
+            usage.record(event)
+        while usage.pending > chunk // 2:  # let the writer drain, as real traffic would
+            await asyncio.sleep(0.001)
+    await usage.close()
+    return time.perf_counter() - started, usage.dropped
+
+
+async def query(path: Path, days: int | None, rounds: int = 5) -> list[float]:
+    today = utcnow().date()
+    since = None if days is None else today - timedelta(days=days - 1)
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await summary(path, since=since, until=today if days else None)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=365, help="spread events over this many days")
+    parser.add_argument("--keep", type=Path, help="write the database here and keep it")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = args.keep or Path(tmp) / "bench.db"
+        print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.machine()}")
+        generated = time.perf_counter()
+        batch = events(args.events, args.days, Keyring(b"benchmark-key-not-secret-0123456789"))
+        print(f"generated {len(batch):,} events over {args.days} days in {time.perf_counter() - generated:.1f} s")
+        seconds, dropped = await write(path, batch)
+        print(f"write: {len(batch):,} events in {seconds:.2f} s = {len(batch) / seconds:,.0f} events/s "
+              f"(dropped {dropped}); file {path.stat().st_size / 1e6:.0f} MB")
+        ok = True
+        for days in (7, 30, None):
+            times = await query(path, days)
+            label = f"{days}-day" if days else "all-days"
+            print(f"summary {label}: first {times[0] * 1000:.0f} ms, median {statistics.median(times) * 1000:.0f} ms")
+            if days == 30:
+                ok = statistics.median(times) < TARGET_30D_S
+        print(f"30-day summary under {TARGET_30D_S:.0f} s: {'yes' if ok else 'NO'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
