@@ -301,3 +301,33 @@ def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI
     assert "secret words" not in out + err and "lonely" not in out + err
     with sqlite3.connect(tmp_path / "usage.db") as db:  # flushed on stop: every reply logged
         assert db.execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(delivered)
+
+
+async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBotAPI, engine: Engine,
+                                                                     tmp_path: Path) -> None:
+    from bot.usage import Keyring, UsageLog
+
+    db = tmp_path / "usage.db"
+    usage = UsageLog(db, flush_interval=0.05)
+    staff, child = 770011223, 987654321
+    words = ["stepfather", "Battambang", "ឪពុកចុងវាយខ្ញុំ", "knhom", "pineapple"]
+    async with running(fake, engine, usage=usage, keyring=Keyring.load(db), staff_ids=frozenset({staff})):
+        fake.message(child, "my stepfather hits me in Battambang, I like pineapple")
+        fake.message(child, "ឪពុកចុងវាយខ្ញុំ")
+        fake.message(child, "knhom ekao nas")
+        fake.message(child, "/stats")
+        fake.message(child, "/nosuchcommand")
+        child_texts = await replies(fake, child, 5)
+        fake.message(staff, "/stats")
+        [staff_text] = await replies(fake, staff, 1)
+    assert child_texts[3] == child_texts[4]  # /stats is, for a child, just an unknown command
+    assert engine.content.text("stats_header", "km") in staff_text and "<5" in staff_text
+    assert "1280" in staff_text
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 6
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("usage.db"))
+    for secret in [str(child), str(staff), *words, "pineapple".upper()]:
+        assert secret.encode() not in raw and secret.casefold().encode() not in raw
+    for number in (child, staff):
+        assert number.to_bytes(8, "big") not in raw and number.to_bytes(8, "little") not in raw
+        assert number.to_bytes(4, "big") not in raw and number.to_bytes(4, "little") not in raw
