@@ -34,9 +34,9 @@ _SKELETON_MIN = 3
 _SKELETON_LIKENESS = 40.0
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ting", "ning", "ping", "ging", "ming", "er", "ers", "en", "n")
 _Y_SUFFIXES = ("ies", "ied")
-_SKELETON_MAP = str.maketrans("bdgcjwzqx", "ptkkcvsks", "haeiouy'")
+_SKELETON_MAP = str.maketrans("bdgjwzqx", "ptkcvsks", "haeiouy'")
 _REPEATS = re.compile(r"(.)\1+")
-_SHAPE_MAP = str.maketrans("bdgcjwzqx", "ptkkcvsks", "'")
+_SHAPE_MAP = str.maketrans("bdgjwzqx", "ptkcvsks", "h'")
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
 
 Span = tuple[int, int]
