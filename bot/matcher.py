@@ -119,7 +119,8 @@ class PhraseSet:
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
         self.phrases: tuple[Phrase, ...] = tuple(p for p in phrases if p.parts)
-        self._by_first: dict[str, list[Phrase]] = defaultdict(list)
+        # Phrases by first and second part: most phrases are skipped without a look.
+        self._index: dict[str, dict[str, list[Phrase]]] = defaultdict(lambda: defaultdict(list))
         khmer: set[str] = set()
         latin: set[str] = set()
         self._skeletons: dict[str, set[str]] = defaultdict(set)
@@ -127,7 +128,7 @@ class PhraseSet:
         # Words of English phrases are English: "bye" is not a spelling of "bay" (rice).
         english = {p for phrase in self.phrases if not phrase.romanised for p in phrase.parts}
         for phrase in self.phrases:
-            self._by_first[phrase.parts[0]].append(phrase)
+            self._index[phrase.parts[0]][phrase.parts[1] if len(phrase.parts) > 1 else ""].append(phrase)
             for part in phrase.parts:
                 if is_khmer(part):
                     khmer.add(part)
@@ -205,10 +206,13 @@ class PhraseSet:
         hits = self._hits(tokens, variants)
         matches = []
         for first in list(hits):
-            for phrase in self._by_first.get(first, ()):
-                span = _locate(phrase.parts, hits)
-                if span is not None:
-                    matches.append(Match(phrase, span))
+            for second, phrases in self._index.get(first, {}).items():
+                if second and second not in hits:
+                    continue
+                for phrase in phrases:
+                    span = _locate(phrase.parts, hits)
+                    if span is not None:
+                        matches.append(Match(phrase, span))
         return matches
 
 
