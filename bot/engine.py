@@ -20,6 +20,7 @@ SELF_HARM = "self_harm"
 _NEGATION_WINDOW = 2
 # Extra distinct phrases of a topic add a little, so corroborated topics rank higher.
 _CORROBORATION = 0.25
+_REPLY_CACHE = 4096
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Engine:
 
     def __init__(self, content: Content) -> None:
         self.content = content
+        self._replies: dict[tuple[str, str | None, tuple[str, ...], tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
 
     def respond(self, text: str, hints: Hints = Hints()) -> Response:
         """The reply to one message; never raises on any input text."""
@@ -68,11 +70,13 @@ class Engine:
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
             intents = _first(SELF_HARM, intents)
+        elif self._about_suicide(by_role) and SELF_HARM in self.content.topics and SELF_HARM not in intents:
+            intents.append(SELF_HARM)
         if hints.topic is not None and hints.topic in self.content.topics:
             intents = _first(hints.topic, intents)
         provinces = tuple(dict.fromkeys(m.phrase.label for m in by_role["province"]))
         lang = reply_language(language, hints.language)
-        reply, partners = compose(self.content, lang, intents, crisis_kinds, provinces)
+        reply, partners = self._compose(lang, intents[0] if intents else None, crisis_kinds, provinces)
         return Response(
             language=language,
             intents=tuple(intents) or (UNKNOWN,),
@@ -83,6 +87,16 @@ class Engine:
             reply=reply,
             scores=scores,
         )
+
+    def _compose(self, lang: str, topic: str | None, crisis_kinds: tuple[str, ...],
+                 provinces: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        """compose(), remembered: a reply depends only on these few values, and they repeat."""
+        key = (lang, topic, crisis_kinds, provinces)
+        if key not in self._replies:
+            if len(self._replies) >= _REPLY_CACHE:
+                self._replies.clear()
+            self._replies[key] = compose(self.content, lang, [topic] if topic else [], crisis_kinds, provinces)
+        return self._replies[key]
 
     def topic(self, topic_id: str, language: str) -> Response:
         """The referral for a topic chosen from the menu, with no text to read."""
@@ -111,6 +125,14 @@ class Engine:
             if not self._negated(m, tokens) and not any(_overlaps(m.span, b) for b in blocked)
         }
         return tuple(k for k in ("danger", "suicide") if k in kinds)
+
+    @staticmethod
+    def _about_suicide(by_role: Mapping[str, list[Match]]) -> bool:
+        """Suicide named but not urgent (a school project on suicide prevention): the topic, no alarm."""
+        blocked = [m.span for m in by_role["crisis_exclude"]]
+        return any(
+            m.phrase.label == "suicide" and any(_overlaps(m.span, b) for b in blocked) for m in by_role["crisis"]
+        )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:
         start = match.span[0]

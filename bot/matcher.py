@@ -205,14 +205,17 @@ class PhraseSet:
         """
         hits = self._hits(tokens, variants)
         matches = []
+        present = hits.keys() | {""}
         for first in list(hits):
-            for second, phrases in self._index.get(first, {}).items():
-                if second and second not in hits:
-                    continue
-                for phrase in phrases:
+            by_second = self._index.get(first)
+            if by_second is None:
+                continue
+            for second in by_second.keys() & present:
+                for phrase in by_second[second]:
                     span = _locate(phrase.parts, hits)
                     if span is not None:
                         matches.append(Match(phrase, span))
+        matches.sort(key=lambda m: (m.span, m.phrase.text))  # the same order on every run
         return matches
 
 

@@ -40,6 +40,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.content import HELPLINE_NUMBER, Content
 from bot.engine import Engine, Hints, Response
@@ -195,6 +196,7 @@ class HelplineBot:
         self.usage = usage
         self.keyring = keyring
         self.staff_ids = staff_ids
+        self._menus: dict[str, InlineKeyboardMarkup] = {}
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -216,12 +218,15 @@ class HelplineBot:
         return text
 
     def menu(self, lang: str) -> InlineKeyboardMarkup:
-        """Topic buttons, two per row, and the language switch."""
-        buttons = [InlineKeyboardButton(t.title[lang], callback_data=f"t:{t.id}") for t in self.content.menu_topics]
-        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-        rows.append([InlineKeyboardButton("ភាសាខ្មែរ", callback_data="l:km"),
-                     InlineKeyboardButton("English", callback_data="l:en")])
-        return InlineKeyboardMarkup(rows)
+        """Topic buttons, two per row, and the language switch (built once per language)."""
+        if lang not in self._menus:
+            buttons = [InlineKeyboardButton(t.title[lang], callback_data=f"t:{t.id}")
+                       for t in self.content.menu_topics]
+            rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+            rows.append([InlineKeyboardButton("ភាសាខ្មែរ", callback_data="l:km"),
+                         InlineKeyboardButton("English", callback_data="l:en")])
+            self._menus[lang] = InlineKeyboardMarkup(rows)
+        return self._menus[lang]
 
     async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
                    markup: InlineKeyboardMarkup | None = None) -> None:
@@ -380,20 +385,24 @@ class HelplineBot:
             log.error("could not send the error reply: %s", type(exc).__name__)
 
     def register(self, app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-        """Wire the handlers. Order matters: groups first, then commands, then free text."""
+        """Wire the handlers; the first whose filter fits an update handles it."""
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES
         groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGES
-        mention = filters.Entity("mention") & filters.Regex(f"@{app.bot.username}") if app.bot.username else None
-        app.add_handler(CommandHandler(["start", "help"], self.group, filters=groups))
-        if mention is not None:
-            app.add_handler(MessageHandler(groups & mention, self.group))
+        # Most updates are private free text: checked first, so they pass one filter, not ten.
+        app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.text_message))
         app.add_handler(CommandHandler("start", self.start, filters=private))
         app.add_handler(CommandHandler(["help", "helpline", "privacy", "topics", "language"], self.fixed,
                                        filters=private))
         app.add_handler(CommandHandler("clear", self.clear, filters=private))
         app.add_handler(CommandHandler("stats", self.stats, filters=private))
+        # Unknown commands and captions are read like free text; anything else gets the non-text note.
         app.add_handler(MessageHandler(private & (filters.TEXT | filters.CAPTION), self.text_message))
         app.add_handler(MessageHandler(private, self.non_text))
+        # Groups: only /start, /help or a mention get a pointer to a private chat; the rest is ignored.
+        app.add_handler(CommandHandler(["start", "help"], self.group, filters=groups))
+        if app.bot.username:
+            mention = filters.Entity("mention") & filters.Regex(f"@{app.bot.username}")
+            app.add_handler(MessageHandler(groups & mention, self.group))
         app.add_handler(CallbackQueryHandler(self.button))
         app.add_error_handler(self.on_error)
 
@@ -420,8 +429,13 @@ def build_application(
     keyring: Keyring | None = None,
     staff_ids: frozenset[int] = frozenset(),
     max_concurrent: int = 256,
+    request: BaseRequest | None = None,
+    rate_limited: bool = True,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The real python-telegram-bot Application, with resources opened and closed in one place."""
+    """The real python-telegram-bot Application, with resources opened and closed in one place.
+
+    `request` (an offline request layer) and `rate_limited=False` let benchmarks run it unthrottled.
+    """
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if usage is not None:
@@ -434,14 +448,17 @@ def build_application(
             await usage.close()
 
     order = PerChatOrder(max_concurrent)
-    builder = (
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(token)
-        .rate_limiter(PatientRateLimiter(max_retries=5))
         .concurrent_updates(order)
         .post_init(post_init)
         .post_shutdown(post_shutdown)
     )
+    if rate_limited:
+        builder = builder.rate_limiter(PatientRateLimiter(max_retries=5))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     if base_url:
         builder = builder.base_url(base_url.rstrip("/") + "/bot").base_file_url(base_url.rstrip("/") + "/file/bot")
     return builder.build()

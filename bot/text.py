@@ -45,7 +45,8 @@ def _khnormal_cluster(cluster: str) -> str:
 def normalise(text: str) -> str:
     """Return the comparable form of `text`: one spelling, no invisible marks, casefolded."""
     text = text[:MAX_READ].translate(_INVISIBLE)
-    text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
+    if not text.isprintable():  # control, format and separator characters become spaces
+        text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     if _KHMER_CHAR.search(text):
         text = "".join(map(_khnormal_cluster, _CLUSTER_START.split(text)))
@@ -105,7 +106,7 @@ def _split(token: str, words: frozenset[str]) -> list[str] | None:
 
 def is_khmer(token: str) -> bool:
     """True when the token is written in Khmer script."""
-    return bool(_KHMER_CHAR.match(token))
+    return "\u1780" <= token[:1] <= "\u17ff"
 
 
 @dataclass(frozen=True)
