@@ -27,8 +27,11 @@ def fake() -> Iterator[FakeBotAPI]:
 
 
 def events(db: Path) -> int:
-    with sqlite3.connect(db) as conn:
+    conn = sqlite3.connect(db)
+    try:
         return int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+    finally:
+        conn.close()
 
 
 async def test_burst_of_1000_messages_from_200_chats(fake: FakeBotAPI, engine: Engine, tmp_path: Path) -> None:
@@ -91,4 +94,5 @@ async def test_a_full_disk_does_not_stop_replies_and_logging_resumes(
         assert not errors
         assert events(db) == 31
     finally:
-        subprocess.run(["umount", str(disk)])
+        if subprocess.run(["umount", str(disk)]).returncode:
+            subprocess.run(["umount", "--lazy", str(disk)])
