@@ -20,6 +20,8 @@ from urllib.parse import parse_qs
 TOKEN = "123456:TEST-token"
 BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Helpline", "username": "helpline_test_bot",
             "can_join_groups": True, "can_read_all_group_messages": False, "supports_inline_queries": False}
+# python-telegram-bot gives up on a request after 5 s by default.
+TIMEOUT_DELAY = 6.0
 # Parameters PTB sends JSON-encoded inside form fields.
 _JSON_FIELDS = {"reply_markup", "allowed_updates", "commands", "message_ids", "scope", "chat_id", "offset",
                 "timeout", "limit", "message_id"}
@@ -30,7 +32,7 @@ class FakeBotAPI:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.faults: deque[tuple[str, str]] = deque()  # (method, "429" | "500" | "reset")
+        self.faults: deque[tuple[str, str]] = deque()  # (method, "429" | "500" | "reset" | "timeout")
         self._updates: list[dict[str, Any]] = []
         self.delivered: dict[int, dict[str, Any]] = {}  # update_id -> update, once getUpdates returned it
         self._next_update = 1
@@ -123,6 +125,9 @@ class FakeBotAPI:
             if fault is not None:
                 self.faults.remove(fault)
                 if fault[1] == "reset":
+                    return 0, None
+                if fault[1] == "timeout":  # longer than the client waits, then no answer at all
+                    time.sleep(TIMEOUT_DELAY)
                     return 0, None
                 if fault[1] == "429":
                     return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",

@@ -186,13 +186,13 @@ async def test_429_then_success(fake: FakeBotAPI, engine: Engine) -> None:
     assert HELPLINE in text
 
 
-@pytest.mark.parametrize("fault", ["500", "reset"])
+@pytest.mark.parametrize("fault", ["500", "reset", "timeout"])
 async def test_server_error_or_reset_then_success(fake: FakeBotAPI, engine: Engine, fault: str) -> None:
     async with running(fake, engine):
         fake.faults.append(("sendMessage", fault))
         fake.faults.append(("getUpdates", fault))
         fake.message(12, "my father beats me")
-        [text] = await replies(fake, 12, 1, timeout=15)
+        [text] = await replies(fake, 12, 1, timeout=30)
     assert HELPLINE in text
 
 
