@@ -40,7 +40,7 @@ def compose(
     if "danger" in crisis_kinds:
         head.append(content.text("crisis_danger", lang))
         named += ["police", HELPLINE_ID]
-    elif "suicide" in crisis_kinds:
+    if "suicide" in crisis_kinds:
         head.append(content.text("crisis_suicide", lang))
         named.append(HELPLINE_ID)
 

@@ -122,3 +122,9 @@ def test_fit_never_loses_the_helpline() -> None:
     assert len(text) <= TELEGRAM_LIMIT
     assert text.endswith(helpline)
     assert _fit("short", helpline) == "short"
+
+
+def test_danger_and_suicide_together_give_both_urgent_lines(engine: Engine) -> None:
+    reply = engine.respond("he is hitting me right now and i took a lot of pills").reply
+    danger, suicide = engine.content.text("crisis_danger", "en"), engine.content.text("crisis_suicide", "en")
+    assert reply.startswith(danger + "\n\n" + suicide)
