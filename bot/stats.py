@@ -31,6 +31,8 @@ FORMATS = ("table", "csv", "json", "html")
 LANGUAGE_NAMES = {"km": "Khmer", "en": "English", "kh-latn": "Khmer in Latin letters"}
 NOT_MATCHED = "Nothing matched"
 UNCATEGORISED = "Uncategorised"
+# Events that can carry a topic: what someone wrote, or a topic button they pressed.
+TOPIC_KINDS = ("text", "button")
 # Colours for the topic chart (distinguishable, dark enough for white gaps between segments).
 PALETTE = ("#1b6ca8", "#e07b00", "#2e8b57", "#c0392b", "#7d3c98", "#8c6d1f", "#d35d9b", "#5d6d7e")
 OTHER_COLOUR = "#b0b7bf"
@@ -137,13 +139,14 @@ def _build(
     for day, topic, language, kind, channel, is_crisis, matched, n in groups:
         week = _week(day)
         total += n
-        topics[topic] += n
         languages[language] += n
         kinds[kind] += n
         channels[channel] += n
         week_events[week] += n
-        week_topics[week][topic] += n
         week_languages[week][language] += n
+        if kind in TOPIC_KINDS:  # commands and stickers carry no topic: they would swell "unknown"
+            topics[topic] += n
+            week_topics[week][topic] += n
         if is_crisis:
             crisis += n
             week_crisis[week] += n

@@ -257,3 +257,19 @@ def test_html_file_is_not_left_behind_by_failures(tmp_path: Path) -> None:
     out = tmp_path / "x.html"
     assert _run(["stats", "--db", str(tmp_path / "missing.db"), "--format", "html", "--out", str(out)]) == 1
     assert not out.exists()
+
+
+async def test_commands_and_stickers_count_as_events_but_not_as_topics(tmp_path: Path) -> None:
+    path = tmp_path / "helpline.db"
+    when = datetime(2025, 3, 20, 9, tzinfo=UTC)
+    usage = UsageLog(path, clock=lambda: when)
+    await usage.start()
+    for i, kind in enumerate(["command"] * 6 + ["non-text"] * 5 + ["text"] * 5):
+        topic = "violence_at_home" if kind == "text" else "unknown"
+        usage.record(Event(hour=when, channel="telegram", kind=kind, language="km", intents=(topic,),
+                           crisis=False, matched=kind == "text", user_key=KEYRING.user_key(i, when)))
+    await usage.close()
+    data = await summary(path, since=None, until=None)
+    assert data["totals"]["events"] == 16
+    assert data["topics"] == {"violence_at_home": 5}
+    assert data["kinds"] == {"command": 6, "non-text": 5, "text": 5}
