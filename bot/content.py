@@ -107,6 +107,7 @@ class Content:
     markers: LanguageMarkers
     phrases: PhraseSet
     negations: frozenset[str]
+    now_topics: frozenset[str]
     khmer_words: frozenset[str]
 
     def text(self, key: str, lang: str) -> str:
@@ -129,6 +130,21 @@ def default_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key written twice: YAML would silently keep only the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{key}' is written twice (only one is kept)", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 class _Reader:
     """Reads one YAML file, recording problems as 'file: key: what is wrong'."""
 
@@ -138,7 +154,7 @@ class _Reader:
         self.data: Any = None
         try:
             with path.open(encoding="utf-8") as handle:
-                self.data = yaml.safe_load(handle)
+                self.data = yaml.load(handle, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
         except FileNotFoundError:
             self.problem("", "file is missing")
         except yaml.YAMLError as exc:
@@ -241,6 +257,9 @@ def load(root: Path | None = None) -> Content:
     phrases = list(crisis_file.phrases(crisis_file.data, "suicide", "suicide", "crisis", classes))
     phrases += crisis_file.phrases(crisis_file.data, "danger", "danger", "crisis", classes)
     phrases += crisis_file.phrases(crisis_file.data, "exclude", "exclude", "crisis_exclude", classes)
+    phrases += crisis_file.phrases(crisis_file.data, "now", "now", "crisis_now", classes)
+    phrases += crisis_file.phrases(crisis_file.data, "past", "past", "crisis_past", classes)
+    now_topics = frozenset(crisis_file.strings(crisis_file.data, "now_topics", ""))
     negations = frozenset(
         n.casefold()
         for lang in MATCH_LANGUAGES
@@ -270,6 +289,8 @@ def load(root: Path | None = None) -> Content:
         phrases += reader.phrases(reader.data, "exclude", topic.id, "exclude", classes)
     if not topics:
         problems.append("intents/: no topic files found")
+    for topic_id in sorted(now_topics - topics.keys()):
+        problems.append(f"intents/_crisis.yaml: now_topics: unknown topic '{topic_id}'")
     for org in organizations.values():
         for topic_id in org.topics:
             if topic_id not in topics:
@@ -290,6 +311,7 @@ def load(root: Path | None = None) -> Content:
         markers=markers,
         phrases=phrase_set,
         negations=negations,
+        now_topics=now_topics,
         khmer_words=markers.khmer | phrase_set.khmer_words | negations,
     )
 

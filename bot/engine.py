@@ -6,7 +6,7 @@ normalise -> detect language -> match topics and crisis -> compose the reply.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.content import Content
@@ -66,7 +66,7 @@ class Engine:
         for match in self.content.phrases.find(tokens, variants=language == "kh-latn"):
             by_role[match.phrase.role].append(match)
         scores = self._score_topics(by_role)
-        crisis_kinds = self._crisis(by_role, tokens)
+        crisis_kinds = self._crisis(by_role, tokens, scores.keys())
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
             intents = _first(SELF_HARM, intents)
@@ -116,14 +116,22 @@ class Engine:
             scores[topic_id] = round((found[0] + extra) * self.content.topics[topic_id].weight, 3)
         return scores
 
-    def _crisis(self, by_role: Mapping[str, list[Match]], tokens: Sequence[str]) -> tuple[str, ...]:
-        """Which urgent situations the message names: "danger" (now) and/or "suicide"."""
+    def _crisis(self, by_role: Mapping[str, list[Match]], tokens: Sequence[str],
+                topics: Collection[str]) -> tuple[str, ...]:
+        """Which urgent situations the message names: "danger" (now) and/or "suicide".
+
+        Danger is also a violent topic together with words saying it is happening now
+        ("my uncle touches me... he's in the house right now"), unless it is told as the past.
+        """
         blocked = [m.span for m in by_role["crisis_exclude"]]
-        kinds = {
-            m.phrase.label
-            for m in by_role["crisis"]
-            if not self._negated(m, tokens) and not any(_overlaps(m.span, b) for b in blocked)
-        }
+
+        def counts(match: Match) -> bool:
+            return not self._negated(match, tokens) and not any(_overlaps(match.span, b) for b in blocked)
+
+        kinds = {m.phrase.label for m in by_role["crisis"] if counts(m)}
+        happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
+        if happening_now and self.content.now_topics.intersection(topics):
+            kinds.add("danger")
         return tuple(k for k in ("danger", "suicide") if k in kinds)
 
     @staticmethod

@@ -30,7 +30,7 @@ _MAX_KHMER_SPAN = 8
 _FUZZY_MIN_LEN = 5
 _FUZZY_CUTOFF = 85.0
 _SKELETON_MIN = 3
-# A skeleton match must still look a little like the part: "thnak" is not "donchi".
+# An outline match must still look a little like the part: "thnak" is not "donchi", "tha" is not "dai".
 _SKELETON_LIKENESS = 40.0
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ting", "ning", "ping", "ging", "ming", "er", "ers", "en", "n")
 _Y_SUFFIXES = ("ies", "ied")
@@ -178,7 +178,7 @@ class PhraseSet:
             if fuzz.ratio(token, part) >= _SKELETON_LIKENESS:
                 found.add(part)
         if len(token) >= 3:
-            found |= self._shapes.get(shape(token), set())
+            found.update(p for p in self._shapes.get(shape(token), ()) if fuzz.ratio(token, p) >= _SKELETON_LIKENESS)
         return frozenset(found)
 
     def _hits(self, tokens: Sequence[str], variants: bool) -> dict[str, list[Span]]:

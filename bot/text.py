@@ -27,6 +27,8 @@ _KHMER_CHAR = re.compile(r"[\u1780-\u17ff]")
 _LATIN_CHAR = re.compile(r"[a-zA-Z]")
 # Khmer words usually spelt without the repetition sign or punctuation inside them.
 _KHMER_PUNCT = re.compile(r"[\u17d4-\u17da]")
+# "hiiii", "pleaseeee": a letter typed three or more times counts twice.
+_LETTER_RUN = re.compile(r"([a-z])\1{2,}")
 # Longest message we read; anything beyond is still answered, just not read in full.
 MAX_READ = 2000
 
@@ -53,7 +55,7 @@ def normalise(text: str) -> str:
         for variant, standard in _KHMER_VARIANTS:
             text = text.replace(variant, standard)
         text = _KHMER_PUNCT.sub(" ", text)
-    text = text.translate(_KHMER_DIGITS).casefold()
+    text = _LETTER_RUN.sub(r"\1\1", text.translate(_KHMER_DIGITS).casefold())
     return " ".join(text.split())
 
 

@@ -231,3 +231,10 @@ def test_unknown_word_class_names_file_and_key(copy: Path) -> None:
     _edit(copy / "intents" / "pagoda.yaml", "phrases:\n  en:\n", "phrases:\n  en:\n    - \"@nosuchclass hit\"\n")
     problems = _problems(copy)
     assert any(p.startswith("intents/pagoda.yaml: phrases.en[0]:") and "@nosuchclass" in p for p in problems)
+
+
+def test_a_key_written_twice_names_file_and_line(copy: Path) -> None:
+    path = copy / "intents" / "pagoda.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "\nweight: 2\n", encoding="utf-8")
+    problems = _problems(copy)
+    assert any(p.startswith("intents/pagoda.yaml: line ") and "'weight' is written twice" in p for p in problems)

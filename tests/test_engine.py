@@ -175,3 +175,22 @@ def test_english_words_are_not_read_as_romanised_khmer(engine: Engine, text: str
     response = engine.respond(text)
     assert response.intents[0] == topic
     assert not response.crisis
+
+
+@pytest.mark.parametrize("text", [
+    "my uncle touches me at night and he is in the house right now",
+    "pa srovoeng veay mak kjom ey lov, kjom klach nas",
+    "ប៉ាស្រវឹងវាយម៉ាក់ខ្ញុំឥឡូវនេះ",
+])
+def test_violence_happening_now_is_danger(engine: Engine, text: str) -> None:
+    assert "danger" in engine.respond(text).crisis_kinds
+
+
+@pytest.mark.parametrize("text", [
+    "when i was little my uncle touched me, now i am grown and want to talk",
+    "កាលខ្ញុំនៅតូច ពូខ្ញុំធ្លាប់ប៉ះពាល់ខ្ញុំ ឥឡូវខ្ញុំធំហើយ",
+    "my father used to beat me, right now I just want advice",
+])
+def test_violence_told_as_the_past_is_not_danger_now(engine: Engine, text: str) -> None:
+    response = engine.respond(text)
+    assert not response.crisis and response.matched

@@ -49,7 +49,13 @@ def test_control_characters_become_spaces() -> None:
 
 
 def test_only_the_first_max_read_characters_are_read() -> None:
-    assert len(normalise("a" * (MAX_READ * 5))) == MAX_READ
+    # "ab" repeated: no letter runs, which normalise shortens ("hiiii" -> "hii").
+    assert len(normalise("ab" * (MAX_READ * 5))) == MAX_READ
+
+
+def test_letter_runs_count_twice() -> None:
+    assert normalise("hiiiii pleaseeee") == "hii pleasee"
+    assert normalise("ខ្ញុំៗ") == normalise("ខ្ញុំ")  # Khmer is left to the Khmer rules
 
 
 def test_empty_and_blank_text() -> None:
