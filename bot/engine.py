@@ -66,12 +66,12 @@ class Engine:
         for match in self.content.phrases.find(tokens, variants=language == "kh-latn"):
             by_role[match.phrase.role].append(match)
         scores = self._score_topics(by_role)
-        crisis_kinds = self._crisis(by_role, tokens, scores.keys())
+        crisis_kinds, suicide_named = self._crisis(by_role, tokens, scores.keys())
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
             intents = _first(SELF_HARM, intents)
-        elif self._about_suicide(by_role) and SELF_HARM in self.content.topics and SELF_HARM not in intents:
-            intents.append(SELF_HARM)
+        elif suicide_named and SELF_HARM in self.content.topics and SELF_HARM not in intents:
+            intents.append(SELF_HARM)  # e.g. a school project on suicide prevention: the topic, no alarm
         if hints.topic is not None and hints.topic in self.content.topics:
             intents = _first(hints.topic, intents)
         provinces = tuple(dict.fromkeys(m.phrase.label for m in by_role["province"]))
@@ -98,10 +98,6 @@ class Engine:
             self._replies[key] = compose(self.content, lang, [topic] if topic else [], crisis_kinds, provinces)
         return self._replies[key]
 
-    def topic(self, topic_id: str, language: str) -> Response:
-        """The referral for a topic chosen from the menu, with no text to read."""
-        return self.respond("", Hints(language=language, topic=topic_id))
-
     def _score_topics(self, by_role: Mapping[str, list[Match]]) -> dict[str, float]:
         """Score each matched topic by its most specific phrase, plus corroboration."""
         excluded = {m.phrase.label for m in by_role["exclude"]}
@@ -117,30 +113,27 @@ class Engine:
         return scores
 
     def _crisis(self, by_role: Mapping[str, list[Match]], tokens: Sequence[str],
-                topics: Collection[str]) -> tuple[str, ...]:
-        """Which urgent situations the message names: "danger" (now) and/or "suicide".
+                topics: Collection[str]) -> tuple[tuple[str, ...], bool]:
+        """Which urgent situations the message names ("danger" now, "suicide"), and whether
+        suicide is named in words an exclusion says are not urgent.
 
         Danger is also a violent topic together with words saying it is happening now
         ("my uncle touches me... he's in the house right now"), unless it is told as the past.
         """
         blocked = [m.span for m in by_role["crisis_exclude"]]
 
+        def excluded(match: Match) -> bool:
+            return any(_overlaps(match.span, b) for b in blocked)
+
         def counts(match: Match) -> bool:
-            return not self._negated(match, tokens) and not any(_overlaps(match.span, b) for b in blocked)
+            return not self._negated(match, tokens) and not excluded(match)
 
         kinds = {m.phrase.label for m in by_role["crisis"] if counts(m)}
         happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
         if happening_now and self.content.now_topics.intersection(topics):
             kinds.add("danger")
-        return tuple(k for k in ("danger", "suicide") if k in kinds)
-
-    @staticmethod
-    def _about_suicide(by_role: Mapping[str, list[Match]]) -> bool:
-        """Suicide named but not urgent (a school project on suicide prevention): the topic, no alarm."""
-        blocked = [m.span for m in by_role["crisis_exclude"]]
-        return any(
-            m.phrase.label == "suicide" and any(_overlaps(m.span, b) for b in blocked) for m in by_role["crisis"]
-        )
+        suicide_named = any(m.phrase.label == "suicide" and excluded(m) for m in by_role["crisis"])
+        return tuple(k for k in ("danger", "suicide") if k in kinds), suicide_named
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:
         start = match.span[0]

@@ -202,7 +202,7 @@ class HelplineBot:
 
     def language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str | None:
         """The language the user chose, if any (kept in memory only)."""
-        chosen = (context.user_data or {}).get("language") if context.user_data is not None else None
+        chosen = context.user_data.get("language") if context.user_data is not None else None
         return chosen if chosen in _LANGUAGES else None
 
     def ui_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:

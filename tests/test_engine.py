@@ -137,7 +137,7 @@ def test_hint_topic_comes_first(engine: Engine) -> None:
 
 
 def test_menu_topic_without_text(engine: Engine) -> None:
-    response = engine.topic("online_safety", "km")
+    response = engine.respond("", Hints(language="km", topic="online_safety"))
     assert response.intents == ("online_safety",)
     assert "aple" in response.partners
 

@@ -99,7 +99,7 @@ def test_unknown_reply_lists_topics_and_helpline(engine: Engine, content: Conten
 def test_every_topic_reply_fits_and_has_the_helpline(engine: Engine, content: Content) -> None:
     for topic_id in content.topics:
         for lang in ("km", "en"):
-            response = engine.topic(topic_id, lang)
+            response = engine.respond("", Hints(language=lang, topic=topic_id))
             assert "1280" in response.reply
             assert len(response.reply) <= TELEGRAM_LIMIT
 
