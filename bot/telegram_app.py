@@ -28,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -464,6 +464,27 @@ def build_application(
     return builder.build()
 
 
+class Redact(logging.Filter):
+    """Replace a secret (the bot token) in every log line and traceback, whoever logs it.
+
+    python-telegram-bot quotes the token when Telegram rejects it, and request URLs contain it.
+    """
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        record.msg = record.getMessage().replace(self.secret, "<token>")
+        record.args = ()
+        if record.exc_text:
+            record.exc_text = record.exc_text.replace(self.secret, "<token>")
+        return True
+
+
 def quiet_http_logs() -> None:
     """httpx logs request URLs (which contain the token) at INFO: keep them out."""
     for name in ("httpx", "httpcore"):
@@ -494,22 +515,32 @@ def run() -> int:
     from bot.cli import load_engine
     from bot.usage import Keyring, UsageLog
 
+    token = os.environ["TELEGRAM_BOT_TOKEN"]
     logging.basicConfig(level=os.environ.get("HELPLINE_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(token))
     quiet_http_logs()
     usage = UsageLog.from_env()
     staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
     app = build_application(
-        os.environ["TELEGRAM_BOT_TOKEN"], load_engine(),
+        token, load_engine(),
         base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=Keyring.load(usage.path),
         staff_ids=staff,
     )
     updates = list(Update.ALL_TYPES)
     webhook = webhook_settings(os.environ)
-    if webhook:
-        log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])
-        app.run_webhook(**webhook, allowed_updates=updates)
-    else:
-        log.info("starting long polling")
-        app.run_polling(allowed_updates=updates)
+    try:
+        if webhook:
+            log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])
+            app.run_webhook(**webhook, allowed_updates=updates)
+        else:
+            log.info("starting long polling")
+            app.run_polling(allowed_updates=updates)
+    except InvalidToken:
+        log.error("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
+        return 2
+    except Exception as exc:  # noqa: BLE001 - PTB's messages may quote the token: never print them as they are
+        log.error("the bot stopped: %s: %s", type(exc).__name__, str(exc).replace(token, "<token>"))
+        return 1
     return 0

@@ -32,7 +32,7 @@ class FakeBotAPI:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.faults: deque[tuple[str, str]] = deque()  # (method, "429" | "500" | "reset" | "timeout")
+        self.faults: deque[tuple[str, str]] = deque()  # (method, "401" | "429" | "500" | "reset" | "timeout")
         self._updates: list[dict[str, Any]] = []
         self.delivered: dict[int, dict[str, Any]] = {}  # update_id -> update, once getUpdates returned it
         self._next_update = 1
@@ -129,6 +129,8 @@ class FakeBotAPI:
                 if fault[1] == "timeout":  # longer than the client waits, then no answer at all
                     time.sleep(TIMEOUT_DELAY)
                     return 0, None
+                if fault[1] == "401":
+                    return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
                 if fault[1] == "429":
                     return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
                                  "parameters": {"retry_after": 1}}

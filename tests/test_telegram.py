@@ -331,3 +331,13 @@ async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBot
     for number in (child, staff):
         assert number.to_bytes(8, "big") not in raw and number.to_bytes(8, "little") not in raw
         assert number.to_bytes(4, "big") not in raw and number.to_bytes(4, "little") not in raw
+
+
+def test_a_rejected_token_stops_with_a_clear_message_that_does_not_show_it(fake: FakeBotAPI, tmp_path: Path) -> None:
+    fake.faults.append(("getMe", "401"))
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.url,
+           "HELPLINE_DB": str(tmp_path / "usage.db")}
+    done = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "rejected TELEGRAM_BOT_TOKEN" in done.stderr
+    assert TOKEN not in done.stdout + done.stderr and "TEST-token" not in done.stdout + done.stderr
