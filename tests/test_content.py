@@ -90,16 +90,16 @@ def test_missing_reply_language(copy: Path) -> None:
     assert "intents/pagoda.yaml: reply.km: is required" in _problems(copy)
 
 
-def test_unknown_partner_id(copy: Path) -> None:
-    _edit(copy / "intents" / "pagoda.yaml", "partners: [mocr, chc, mosvy]", "partners: [mocr, chc, nobody_here]")
+@pytest.mark.parametrize(("old", "new", "key", "says"), [
+    ("partners: [mocr, chc, mosvy]", "partners: [mocr, chc, nobody_here]", "partners[2]: ", "nobody_here"),
+    ("partners: [mocr, chc, mosvy]", "partners: [mocr, chc, japan]", "partners[2]: ", "supporter"),
+    ("partners: [", "partners: [plan, ", "partners[0]:", "'plan'"),  # plan does not list the topic
+    ("phrases:\n  en:\n", "phrases:\n  en:\n    - \"@nosuchclass hit\"\n", "phrases.en[0]:", "@nosuchclass"),
+], ids=["unknown partner", "supporter as partner", "partner without the topic", "unknown word class"])
+def test_a_broken_topic_file_names_the_key(copy: Path, old: str, new: str, key: str, says: str) -> None:
+    _edit(copy / "intents" / "pagoda.yaml", old, new)
     problems = _problems(copy)
-    assert any(p.startswith("intents/pagoda.yaml: partners[2]: ") and "nobody_here" in p for p in problems)
-
-
-def test_supporter_used_as_partner(copy: Path) -> None:
-    _edit(copy / "intents" / "pagoda.yaml", "partners: [mocr, chc, mosvy]", "partners: [mocr, chc, japan]")
-    problems = _problems(copy)
-    assert any(p.startswith("intents/pagoda.yaml: partners[2]: ") and "supporter" in p for p in problems)
+    assert any(p.startswith(f"intents/pagoda.yaml: {key}") and says in p for p in problems)
 
 
 def test_contact_without_source(copy: Path) -> None:
@@ -219,18 +219,6 @@ def test_every_web_contact_comes_from_the_shared_contacts(content: Content) -> N
         for contact in org.contacts:
             if contact.type != "phone":
                 assert contact.value in source, (org.id, contact.value)
-
-
-def test_topic_partner_must_list_the_topic_in_the_directory(copy: Path) -> None:
-    _edit(copy / "intents" / "pagoda.yaml", "partners: [", "partners: [plan, ")
-    problems = _problems(copy)
-    assert any(p.startswith("intents/pagoda.yaml: partners[0]:") and "'plan'" in p for p in problems)
-
-
-def test_unknown_word_class_names_file_and_key(copy: Path) -> None:
-    _edit(copy / "intents" / "pagoda.yaml", "phrases:\n  en:\n", "phrases:\n  en:\n    - \"@nosuchclass hit\"\n")
-    problems = _problems(copy)
-    assert any(p.startswith("intents/pagoda.yaml: phrases.en[0]:") and "@nosuchclass" in p for p in problems)
 
 
 def test_a_key_written_twice_names_file_and_line(copy: Path) -> None:
