@@ -44,6 +44,7 @@ from telegram.request import BaseRequest
 
 from bot.content import HELPLINE_NUMBER, Content
 from bot.engine import Engine, Hints, Response
+from bot.replies import TELEGRAM_LIMIT, reply_language
 
 if TYPE_CHECKING:
     from bot.usage import Keyring, UsageLog
@@ -262,9 +263,10 @@ class HelplineBot:
                      hints: Hints, note: str = "") -> None:
         """Run the engine and send its reply (after an optional note) with the menu when nothing matched."""
         response = self.engine.respond(text, hints)
-        lang = hints.language or ("en" if response.language == "en" else "km")
+        lang = reply_language(response.language, hints.language)
         markup = None if response.matched else self.menu(lang)
-        reply = f"{note}\n\n{response.reply}" if note and len(note) + len(response.reply) < 4090 else response.reply
+        with_note = f"{note}\n\n{response.reply}"
+        reply = with_note if note and len(with_note) <= TELEGRAM_LIMIT else response.reply
         await self.send(update, context, reply, markup)
         self.record(update, kind, response, lang)
 
