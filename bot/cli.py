@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
 from bot.content import ContentError, load
-from bot.engine import Engine, Hints
+from bot.engine import Engine, Hints, load_engine
 from bot.stats import add_stats_command
 
 
-def load_engine() -> Engine:
-    """Load content or stop with the problems, each naming the file and key."""
+def engine_or_exit() -> Engine:
+    """Load the engine or stop with the content problems, each naming the file and key."""
     try:
-        return Engine(load())
+        return load_engine()
     except ContentError as exc:
         print("The content files have problems; fix them and start again:", file=sys.stderr)
         for problem in exc.problems:
@@ -28,17 +29,22 @@ def load_engine() -> Engine:
         raise SystemExit(1) from None
 
 
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
-    """Console conversation through exactly the engine Telegram uses, logged as channel "console"."""
+    """Console conversation through exactly the engine Telegram uses, logged as channel "console".
+
+    When a reply asks ("Are you safe right now?", "Is this about ...?") its answers are
+    numbered, and typing the number answers like a Telegram button.
+    """
+    from bot.choices import hints_for, offered
+    from bot.replies import reply_language
     from bot.usage import Keyring, UsageLog, make_event, run_in_thread
 
-    engine = load_engine()
+    engine = engine_or_exit()
     usage = UsageLog.from_env()
     keyring = Keyring.load(usage.path)
     interactive = sys.stdin.isatty()
     language: str | None = None
+    numbered: dict[str, str] = {}
     with run_in_thread(usage):
         if interactive:
             print(engine.respond("hello").reply)
@@ -55,14 +61,24 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if text.strip() in ("/km", "/en"):
                 language = text.strip()[1:]
                 continue
-            response = engine.respond(text, Hints(language=language))
-            print(response.reply, end="\n" if interactive else "\n\n", flush=True)
-            usage.record(make_event(response, channel="console", kind="text", user_id=None, keyring=keyring))
+            kind = "text"
+            if text.strip() in numbered:
+                kind = "button"
+                hints = hints_for(numbered[text.strip()], engine.content, language) or Hints(language=language)
+                response = engine.respond("", hints)
+            else:
+                response = engine.respond(text, Hints(language=language))
+            lang = reply_language(response.language, language)
+            options = offered(engine.content, response, lang)
+            numbered = {str(i): choice.data for i, choice in enumerate(options, 1)}
+            listing = "".join(f"\n{i}. {choice.label}" for i, choice in enumerate(options, 1))
+            print(response.reply + listing, end="\n" if interactive else "\n\n", flush=True)
+            usage.record(make_event(response, channel="console", kind=kind, user_id=None, keyring=keyring))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    """One JSON object per input line: language, intents, crisis, partners, reply."""
-    engine = load_engine()
+    """One JSON object per input line: language, intents, crisis, check_in, confidence, partners, reply."""
+    engine = engine_or_exit()
     for line in sys.stdin:
         text = line.rstrip("\n")
         response = engine.respond(text)
@@ -71,6 +87,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
             "language": response.language,
             "intents": list(response.intents),
             "crisis": response.crisis,
+            "check_in": response.check_in,
+            "confidence": response.confidence,
+            "choices": list(response.choices),
             "partners": list(response.partners),
             "reply": response.reply,
         }, ensure_ascii=False), flush=True)
@@ -81,23 +100,49 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """Score a labelled JSONL file; non-zero exit under the given thresholds."""
     from bot.evaluate import evaluate
 
-    report = evaluate(load_engine(), Path(args.file))
+    report = evaluate(engine_or_exit(), Path(args.file))
     print("\n".join(report.lines()))
     failed = report.top1_rate < args.min_top1 or report.crisis_recall < args.min_crisis_recall
     return 1 if failed else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate the content files; print every problem with its file and key."""
+    """Validate the content files and the semantic heads; print every problem with its file and key."""
+    from bot.examples import load_examples
+    from bot.semantic import load_semantic
+
     try:
         content = load()
+        examples = load_examples(content.root, content.topics)
     except ContentError as exc:
         for problem in exc.problems:
             print(problem)
         print(f"{len(exc.problems)} problem(s) found.")
         return 1
     print(f"Content OK: {len(content.topics)} topics, {len(content.organizations)} organisations, "
-          f"{len(content.phrases.phrases)} phrases, {len(content.provinces)} provinces ({content.root}).")
+          f"{len(content.phrases.phrases)} phrases, {len(examples)} examples, {len(content.provinces)} provinces "
+          f"({content.root}).")
+    status = load_semantic(content.root)
+    print(("Semantic layer: " if status.model else "Semantic layer problem: ") + status.message)
+    if status.missing or status.stale:
+        return 1
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fit the semantic heads on intents/examples/ and write them beside the examples."""
+    from bot.semantic import E5Embedder
+    from bot.training import train, write
+
+    try:
+        content = load()
+        heads = train(content, E5Embedder())
+    except ContentError as exc:
+        for problem in exc.problems:
+            print(problem)
+        print(f"{len(exc.problems)} problem(s) found.")
+        return 1
+    print(f"Wrote {write(heads, content.root)}: run `helpline-bot check`, then the tests.")
     return 0
 
 
@@ -109,7 +154,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     from bot.telegram_app import run
 
-    return run()
+    logging.getLogger().setLevel(os.environ.get("HELPLINE_LOG_LEVEL", "INFO"))
+    return run(engine_or_exit())
 
 
 def cmd_default(args: argparse.Namespace) -> int:
@@ -132,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-top1", type=float, default=0.0)
     ev.add_argument("--min-crisis-recall", type=float, default=0.0)
     ev.set_defaults(func=cmd_eval)
-    sub.add_parser("check", help="validate intents/ and directory/").set_defaults(func=cmd_check)
+    sub.add_parser("check", help="validate intents/, directory/ and the semantic heads").set_defaults(func=cmd_check)
+    sub.add_parser("train", help="fit the semantic heads on intents/examples/").set_defaults(func=cmd_train)
     add_stats_command(sub)
     return parser
 
@@ -142,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8", errors="replace")
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("HELPLINE_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args))
     except KeyboardInterrupt:

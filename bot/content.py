@@ -28,7 +28,8 @@ HELPLINE_ID = "chc"
 # Texts every reply path needs; _texts.yaml must define each in km and en.
 REQUIRED_TEXTS = (
     "helpline", "crisis_suicide", "crisis_danger", "unknown", "topics_header",
-    "partners_header", "no_contact", "truncated",
+    "partners_header", "no_contact", "truncated", "check_in", "check_in_danger", "check_in_suicide",
+    "check_in_safe", "clarify", "something_else",
 )
 
 
@@ -109,6 +110,7 @@ class Content:
     negations: frozenset[str]
     now_topics: frozenset[str]
     khmer_words: frozenset[str]
+    vocabulary: frozenset[str]  # every word the content knows, in any language
 
     def text(self, key: str, lang: str) -> str:
         """A shared text in the reply language."""
@@ -240,7 +242,7 @@ def load(root: Path | None = None) -> Content:
     for key in texts_file.data or {}:
         if key not in texts:
             texts[key] = texts_file.localised(texts_file.data, key, "")
-    for key in ("helpline", "unknown", "crisis_suicide", "crisis_danger"):
+    for key in ("helpline", "unknown", "check_in", "crisis_suicide", "crisis_danger"):
         for lang, text in texts.get(key, {}).items():
             if HELPLINE_NUMBER not in text:
                 texts_file.problem(f"{key}.{lang}", f"must contain {HELPLINE_NUMBER}")
@@ -259,6 +261,7 @@ def load(root: Path | None = None) -> Content:
     phrases += crisis_file.phrases(crisis_file.data, "exclude", "exclude", "crisis_exclude", classes)
     phrases += crisis_file.phrases(crisis_file.data, "now", "now", "crisis_now", classes)
     phrases += crisis_file.phrases(crisis_file.data, "past", "past", "crisis_past", classes)
+    phrases += crisis_file.phrases(crisis_file.data, "distress", "distress", "distress", classes)
     now_topics = frozenset(crisis_file.strings(crisis_file.data, "now_topics", ""))
     negations = frozenset(
         n.casefold()
@@ -302,6 +305,7 @@ def load(root: Path | None = None) -> Content:
     if problems:
         raise ContentError(problems)
     phrase_set = PhraseSet(phrases)
+    khmer_words = markers.khmer | phrase_set.khmer_words | negations
     return Content(
         root=root,
         topics=topics,
@@ -312,7 +316,8 @@ def load(root: Path | None = None) -> Content:
         phrases=phrase_set,
         negations=negations,
         now_topics=now_topics,
-        khmer_words=markers.khmer | phrase_set.khmer_words | negations,
+        khmer_words=khmer_words,
+        vocabulary=khmer_words | markers.english | markers.romanised_khmer | phrase_set.latin_words,
     )
 
 

@@ -5,14 +5,20 @@ normalise -> detect language -> match topics and crisis -> compose the reply.
 
 from __future__ import annotations
 
+import logging
+import os
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from bot.content import Content
+from bot.content import Content, load
 from bot.matcher import Match
-from bot.replies import compose, reply_language
+from bot.replies import compose, compose_check_in, compose_clarify, reply_language
+from bot.semantic import Reading, SemanticModel, load_semantic
 from bot.text import detect_language, normalise, split_known, tokenise
+
+log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
 SELF_HARM = "self_harm"
@@ -21,14 +27,17 @@ _NEGATION_WINDOW = 2
 # Extra distinct phrases of a topic add a little, so corroborated topics rank higher.
 _CORROBORATION = 0.25
 _REPLY_CACHE = 4096
+_KINDS = ("danger", "suicide")
 
 
 @dataclass(frozen=True)
 class Hints:
-    """What the channel knows besides the text: a chosen language, a pressed topic button."""
+    """What the channel knows besides the text: a chosen language, a pressed topic button,
+    an urgent situation the user named by answering "Are you safe right now?"."""
 
     language: str | None = None
     topic: str | None = None
+    crisis: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,59 +52,162 @@ class Response:
     partners: tuple[str, ...]
     reply: str
     scores: dict[str, float] = field(default_factory=dict, compare=False)
+    check_in: bool = False  # the reply asks "Are you safe right now?"
+    choices: tuple[str, ...] = ()  # the reply asks "Is this about ...?" with these topics
+    confidence: float = 0.0  # 1.0 for a phrase match, else the semantic probability of intents[0]
 
     @property
     def matched(self) -> bool:
         """Whether the bot recognised anything it can help with."""
         return self.intents != (UNKNOWN,)
 
+    @property
+    def form(self) -> str:
+        """What the reply does: urgent, check_in, clarify, referral, menu (nothing recognised),
+        or fixed (a channel's own text, such as /help, made without the engine: no intents)."""
+        if not self.intents:
+            return "fixed"
+        if self.crisis:
+            return "urgent"
+        if self.check_in:
+            return "check_in"
+        if self.choices:
+            return "clarify"
+        return "referral" if self.matched else "menu"
+
+
+@dataclass(frozen=True)
+class _Urgency:
+    """What the phrases say about urgency."""
+
+    kinds: tuple[str, ...]  # crisis kinds named and counted
+    suicide_named: bool  # suicide named in words an exclusion says are not urgent
+    discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
+    now: bool  # words saying it is happening now, not told as the past
+    distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
+
 
 class Engine:
-    """Turns messages into referrals using one loaded, validated Content."""
+    """Turns messages into referrals using one loaded, validated Content.
 
-    def __init__(self, content: Content) -> None:
+    Phrases first (precise, explainable); then, when a semantic model is given, its heads:
+    crisis is phrase crisis OR semantic crisis, a topic the phrases missed comes from the
+    heads when they are confident, and when they are unsure the reply asks instead of guessing.
+    """
+
+    def __init__(self, content: Content, semantic: SemanticModel | None = None) -> None:
         self.content = content
-        self._replies: dict[tuple[str, str | None, tuple[str, ...], tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
+        self.semantic = semantic
+        self._replies: dict[tuple[object, ...], tuple[str, tuple[str, ...]]] = {}
 
     def respond(self, text: str, hints: Hints = Hints()) -> Response:
         """The reply to one message; never raises on any input text."""
         normalised = normalise(text if isinstance(text, str) else "")
-        tokens = split_known(tokenise(normalised), self.content.khmer_words)
+        tokens = split_known(tokenise(normalised, self.content.khmer_words), self.content.khmer_words)
         language = detect_language(normalised, tokens, self.content.markers)
         by_role: dict[str, list[Match]] = defaultdict(list)
         for match in self.content.phrases.find(tokens, variants=language == "kh-latn"):
             by_role[match.phrase.role].append(match)
         scores = self._score_topics(by_role)
-        crisis_kinds, suicide_named = self._crisis(by_role, tokens, scores.keys())
+        urgency = self._crisis(by_role, tokens, scores.keys())
+        kinds = set(urgency.kinds) | {k for k in hints.crisis if k in _KINDS}
+        if hints.topic == SELF_HARM:
+            kinds.add("suicide")  # the self-harm button is the same cry for help as typing it
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
-        if "suicide" in crisis_kinds and SELF_HARM in self.content.topics:
+        confidence = 1.0 if intents else 0.0
+        readable = self.semantic is not None and hints.topic is None and self._readable(tokens)
+        reading = self.semantic.read(normalised) if self.semantic and readable else None
+        # A plain "help me", "sos", "I'm scared" with no topic the phrases know asks "Are you safe?".
+        check_in = not kinds and not intents and urgency.distress and not self._off_topic(reading)
+        choices: tuple[str, ...] = ()
+        if reading is not None:
+            urgent, possible = self._semantic_crisis(reading, urgency, scores.keys())
+            kinds |= urgent
+            check_in = not kinds and (check_in or possible)
+            if not intents:
+                intents, choices, confidence = self._semantic_topics(reading)
+        ordered = tuple(k for k in _KINDS if k in kinds)
+        if "suicide" in kinds and SELF_HARM in self.content.topics:
             intents = _first(SELF_HARM, intents)
-        elif suicide_named and SELF_HARM in self.content.topics and SELF_HARM not in intents:
+        elif urgency.suicide_named and SELF_HARM in self.content.topics and SELF_HARM not in intents:
             intents.append(SELF_HARM)  # e.g. a school project on suicide prevention: the topic, no alarm
         if hints.topic is not None and hints.topic in self.content.topics:
             intents = _first(hints.topic, intents)
+        if ordered or check_in or (hints.topic is not None):
+            choices = ()
         provinces = tuple(dict.fromkeys(m.phrase.label for m in by_role["province"]))
         lang = reply_language(language, hints.language)
-        reply, partners = self._compose(lang, intents[0] if intents else None, crisis_kinds, provinces)
+        topic = intents[0] if intents else None
+        reply, partners = self._compose(lang, topic, ordered, provinces, check_in, choices)
         return Response(
             language=language,
             intents=tuple(intents) or (UNKNOWN,),
-            crisis=bool(crisis_kinds),
-            crisis_kinds=crisis_kinds,
+            crisis=bool(ordered),
+            crisis_kinds=ordered,
             provinces=provinces,
             partners=partners,
             reply=reply,
             scores=scores,
+            check_in=check_in,
+            choices=choices,
+            confidence=round(confidence, 3),
         )
 
+    def _semantic_crisis(self, reading: Reading, urgency: _Urgency, topics: Collection[str]) -> tuple[set[str], bool]:
+        """Crisis kinds the heads make urgent, and whether the bot should ask "Are you safe?".
+
+        A likely reading is urgent only when the phrases back it: a plain cry for help, or for
+        danger words saying "now" or a violent topic they recognised. Alone it asks: the small
+        model confuses "I love my life" with "end my life", and "Are you safe right now?" costs
+        one tap when it is wrong either way. When the phrases explain the urgent-sounding words
+        as not urgent ("I'm not in danger", "this homework is killing me"), it also only asks.
+        """
+        assert self.semantic is not None
+        t = self.semantic.thresholds
+        likely = {k for k, p in reading.crisis.items() if p >= t.crisis_likely[k]}
+        possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
+        if urgency.discounted:
+            return set(), bool(likely)
+        backed = {"suicide": urgency.distress,
+                  "danger": urgency.now or urgency.distress or bool(self.content.now_topics.intersection(topics))}
+        return {k for k in likely if backed[k]}, possible
+
+    def _readable(self, tokens: Sequence[str]) -> bool:
+        """Worth reading for meaning: some word the content knows, and not one word over and over
+        (an embedding finds a topic even in "ကကကက..." or a keyboard mash)."""
+        return any(t in self.content.vocabulary for t in tokens) and (len(tokens) == 1 or len(set(tokens)) > 1)
+
+    def _off_topic(self, reading: Reading | None) -> bool:
+        """The heads are sure the message is about nothing the bot helps with ("help me with my homework")."""
+        return reading is not None and self.semantic is not None and reading.top[0] == UNKNOWN \
+            and reading.top[1] >= self.semantic.thresholds.topic_confident
+
+    def _semantic_topics(self, reading: Reading) -> tuple[list[str], tuple[str, ...], float]:
+        """(intents, topics to ask about, confidence) from the heads, for a message the phrases missed."""
+        assert self.semantic is not None
+        t = self.semantic.thresholds
+        ranked = [(topic, p) for topic, p in reading.topics if topic in self.content.topics]
+        if not ranked or ranked[0][1] < t.topic_unsure:
+            return [], (), 0.0
+        best, p = ranked[0]
+        if p >= t.topic_confident:
+            return [best] + [topic for topic, q in ranked[1:] if q >= t.topic_unsure], (), p
+        choices = tuple(topic for topic, _ in ranked if self.content.topics[topic].menu)[:2]
+        return list(choices), choices, p
+
     def _compose(self, lang: str, topic: str | None, crisis_kinds: tuple[str, ...],
-                 provinces: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
-        """compose(), remembered: a reply depends only on these few values, and they repeat."""
-        key = (lang, topic, crisis_kinds, provinces)
+                 provinces: tuple[str, ...], check_in: bool, choices: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+        """The reply, remembered: it depends only on these few values, and they repeat."""
+        key = (lang, topic, crisis_kinds, provinces, check_in, choices)
         if key not in self._replies:
             if len(self._replies) >= _REPLY_CACHE:
                 self._replies.clear()
-            self._replies[key] = compose(self.content, lang, [topic] if topic else [], crisis_kinds, provinces)
+            if check_in:
+                self._replies[key] = compose_check_in(self.content, lang)
+            elif choices:
+                self._replies[key] = compose_clarify(self.content, lang, choices)
+            else:
+                self._replies[key] = compose(self.content, lang, [topic] if topic else [], crisis_kinds, provinces)
         return self._replies[key]
 
     def _score_topics(self, by_role: Mapping[str, list[Match]]) -> dict[str, float]:
@@ -113,9 +225,9 @@ class Engine:
         return scores
 
     def _crisis(self, by_role: Mapping[str, list[Match]], tokens: Sequence[str],
-                topics: Collection[str]) -> tuple[tuple[str, ...], bool]:
-        """Which urgent situations the message names ("danger" now, "suicide"), and whether
-        suicide is named in words an exclusion says are not urgent.
+                topics: Collection[str]) -> _Urgency:
+        """Which urgent situations the phrases name ("danger" now, "suicide"), and the clues the
+        semantic layer needs: words said to be not urgent, words saying "now", a plain cry for help.
 
         Danger is also a violent topic together with words saying it is happening now
         ("my uncle touches me... he's in the house right now"), unless it is told as the past.
@@ -132,13 +244,35 @@ class Engine:
         happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
         if happening_now and self.content.now_topics.intersection(topics):
             kinds.add("danger")
-        suicide_named = any(m.phrase.label == "suicide" and excluded(m) for m in by_role["crisis"])
-        return tuple(k for k in ("danger", "suicide") if k in kinds), suicide_named
+        return _Urgency(
+            kinds=tuple(k for k in _KINDS if k in kinds),
+            suicide_named=any(m.phrase.label == "suicide" and excluded(m) for m in by_role["crisis"]),
+            discounted=bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
+            now=happening_now,
+            distress=bool(by_role["distress"]),
+        )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:
         start = match.span[0]
         before = tokens[max(0, start - _NEGATION_WINDOW) : start]
         return any(t in self.content.negations for t in before)
+
+
+def load_engine(root: Path | None = None) -> Engine:
+    """The content (raises ContentError) and, unless HELPLINE_SEMANTIC=off, the semantic layer.
+
+    A semantic layer that cannot load is logged once; the bot then answers with phrases alone.
+    """
+    content = load(root)
+    if os.environ.get("HELPLINE_SEMANTIC", "on").lower() in ("off", "0", "no", "false"):
+        log.info("semantic layer off (HELPLINE_SEMANTIC)")
+        return Engine(content)
+    status = load_semantic(content.root)
+    if status.model is None or status.stale:
+        log.warning("%s", status.message)
+    else:
+        log.info("%s", status.message)
+    return Engine(content, status.model)
 
 
 def _first(topic: str, intents: list[str]) -> list[str]:

@@ -19,9 +19,11 @@ class Report:
     top1: int = 0
     by_language: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     crisis_positive: int = 0
-    crisis_found: int = 0
+    crisis_found: int = 0  # urgent reply or "are you safe?" check-in
+    crisis_urgent: int = 0  # urgent reply
     crisis_negative: int = 0
-    crisis_false: int = 0
+    crisis_false: int = 0  # urgent reply to a message that is not urgent
+    check_in_false: int = 0  # check-in asked of a message that is not urgent
     with_helpline: int = 0
     errors: list[str] = field(default_factory=list)
     confusions: Counter[str] = field(default_factory=Counter)
@@ -38,6 +40,10 @@ class Report:
     def crisis_fp_rate(self) -> float:
         return self.crisis_false / self.crisis_negative if self.crisis_negative else 0.0
 
+    @property
+    def check_in_rate(self) -> float:
+        return self.check_in_false / self.crisis_negative if self.crisis_negative else 0.0
+
     def language_rate(self, lang: str) -> float:
         right, total = self.by_language[lang]
         return right / total if total else 0.0
@@ -47,9 +53,12 @@ class Report:
         for lang in sorted(self.by_language):
             right, total = self.by_language[lang]
             out.append(f"  {lang}: {self.language_rate(lang):.3f} ({right}/{total})")
-        out.append(f"crisis recall: {self.crisis_recall:.3f} ({self.crisis_found}/{self.crisis_positive})")
-        out.append(f"crisis false-positive rate: {self.crisis_fp_rate:.3f} "
+        out.append(f"crisis recall (urgent reply or check-in): {self.crisis_recall:.3f} "
+                   f"({self.crisis_found}/{self.crisis_positive}); urgent reply alone {self.crisis_urgent}")
+        out.append(f"urgent false-positive rate: {self.crisis_fp_rate:.3f} "
                    f"({self.crisis_false}/{self.crisis_negative})")
+        out.append(f"check-in rate on non-crisis messages: {self.check_in_rate:.3f} "
+                   f"({self.check_in_false}/{self.crisis_negative})")
         out.append(f"replies with {HELPLINE_NUMBER}: {self.with_helpline}/{self.total}")
         if self.confusions:
             out.append("errors by expected -> got: " + ", ".join(f"{k} x{v}" for k, v in self.confusions.most_common()))
@@ -78,13 +87,17 @@ def evaluate(engine: Engine, path: Path) -> Report:
             )
         if row.get("crisis") is True:
             report.crisis_positive += 1
-            report.crisis_found += response.crisis
-            if not response.crisis:
+            report.crisis_found += response.crisis or response.check_in
+            report.crisis_urgent += response.crisis
+            if not (response.crisis or response.check_in):
                 report.errors.append(f"  line {number} [{lang}] crisis missed: {row['text']}")
         elif row.get("crisis") is False:
             report.crisis_negative += 1
             report.crisis_false += response.crisis
+            report.check_in_false += response.check_in
             if response.crisis:
                 report.errors.append(f"  line {number} [{lang}] crisis false alarm: {row['text']}")
+            elif response.check_in:
+                report.errors.append(f"  line {number} [{lang}] check-in not needed: {row['text']}")
         report.with_helpline += HELPLINE_NUMBER in response.reply
     return report

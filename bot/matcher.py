@@ -148,6 +148,11 @@ class PhraseSet:
         self._word_parts = lru_cache(maxsize=_WORD_CACHE)(self._latin_parts)
 
     @property
+    def latin_words(self) -> frozenset[str]:
+        """The Latin-letter words the phrases are made of (English and romanised Khmer)."""
+        return self._latin
+
+    @property
     def khmer_words(self) -> frozenset[str]:
         """The Khmer words the phrases are made of, as the segmenter splits them."""
         return frozenset(w for part in self._khmer for w in (part, *segment_khmer(part)))

@@ -58,7 +58,7 @@ def compose(
                 break
             body.append(entry)
             named.append(org.id)
-    else:
+    elif not head:
         titles = "\n".join(f"• {t.title[lang]}" for t in content.menu_topics)
         body += [content.text("unknown", lang), content.text("topics_header", lang) + "\n" + titles]
         named.append(HELPLINE_ID)
@@ -68,6 +68,17 @@ def compose(
     return _fit("\n\n".join(head + body + tail), content.text("helpline", lang)), tuple(
         dict.fromkeys(n for n in named if n in content.organizations)
     )
+
+
+def compose_check_in(content: Content, lang: str) -> tuple[str, tuple[str, ...]]:
+    """"Are you safe right now?": asked when danger or suicide is possible but not clear."""
+    return content.text("check_in", lang), (HELPLINE_ID,)
+
+
+def compose_clarify(content: Content, lang: str, topics: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """"Is this about ...?" with the likely topics, when the bot is unsure which one it is."""
+    titles = "\n".join(f"• {content.topics[t].title[lang]}" for t in topics)
+    return f"{content.text('clarify', lang)}\n{titles}\n\n{content.text('helpline', lang)}", (HELPLINE_ID,)
 
 
 def _fit(reply: str, helpline: str) -> str:

@@ -8,6 +8,7 @@ it to the engine; the error handler logs the error type only.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import logging
 import os
@@ -42,6 +43,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.choices import MENU, hints_for, offered
 from bot.content import HELPLINE_NUMBER, Content
 from bot.engine import Engine, Hints, Response
 from bot.replies import TELEGRAM_LIMIT, reply_language
@@ -198,6 +200,13 @@ class HelplineBot:
         self.keyring = keyring
         self.staff_ids = staff_ids
         self._menus: dict[str, InlineKeyboardMarkup] = {}
+        # The engine (and its embedding) runs here, never on the event loop: a long or
+        # hostile message costs one worker thread some milliseconds, not every chat.
+        self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+
+    def close(self) -> None:
+        """Stop the engine's worker thread (at shutdown)."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -262,9 +271,15 @@ class HelplineBot:
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, kind: str,
                      hints: Hints, note: str = "") -> None:
         """Run the engine and send its reply (after an optional note) with the menu when nothing matched."""
-        response = self.engine.respond(text, hints)
+        loop = asyncio.get_running_loop()
+        response = await loop.run_in_executor(self._worker, self.engine.respond, text, hints)
         lang = reply_language(response.language, hints.language)
-        markup = None if response.matched else self.menu(lang)
+        options = offered(self.content, response, lang)
+        if options:
+            markup: InlineKeyboardMarkup | None = InlineKeyboardMarkup(
+                [[InlineKeyboardButton(c.label, callback_data=c.data)] for c in options])
+        else:
+            markup = None if response.matched else self.menu(lang)
         with_note = f"{note}\n\n{response.reply}"
         reply = with_note if note and len(with_note) <= TELEGRAM_LIMIT else response.reply
         await self.send(update, context, reply, markup)
@@ -347,22 +362,25 @@ class HelplineBot:
         self.record(update, "non-text", None, lang)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Topic and language buttons; forged or stale data gets the menu."""
+        """Topic, language and check-in buttons; forged or stale data gets the menu; never a referral in a group."""
         query: CallbackQuery | None = update.callback_query
         if query is None:
             return
         await query.answer()
+        if update.effective_chat is not None and update.effective_chat.type != ChatType.PRIVATE:
+            await self.group(update, context)
+            return
         data = query.data if isinstance(query.data, str) else ""
         kind, _, value = data.partition(":")
+        lang = self.ui_language(update, context)
+        hints = hints_for(data, self.content, lang) if data != MENU else None
         if kind == "l" and value in _LANGUAGES and context.user_data is not None:
             context.user_data["language"] = value
             await self.send(update, context, self.text("language_set", value), self.menu(value))
             self.record(update, "button", None, value)
-        elif kind == "t" and value in self.content.topics:
-            lang = self.ui_language(update, context)
-            await self.answer(update, context, "", "button", Hints(language=lang, topic=value))
+        elif hints is not None:
+            await self.answer(update, context, "", "button", hints)
         else:
-            lang = self.ui_language(update, context)
             await self.send(update, context, self.text("menu_prompt", lang), self.menu(lang))
             self.record(update, "button", None, lang)
 
@@ -443,13 +461,17 @@ def build_application(
         if usage is not None:
             await usage.start()
         await set_commands(app)
-        HelplineBot(engine, usage, keyring, staff_ids, order).register(app)
+        bots.append(HelplineBot(engine, usage, keyring, staff_ids, order))
+        bots[-1].register(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        for bot in bots:
+            bot.close()
         if usage is not None:
             await usage.close()
 
     order = PerChatOrder(max_concurrent)
+    bots: list[HelplineBot] = []
     builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
         ApplicationBuilder()
         .token(token)
@@ -512,21 +534,18 @@ def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
     }
 
 
-def run() -> int:
+def run(engine: Engine) -> int:
     """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set."""
-    from bot.cli import load_engine
     from bot.usage import Keyring, UsageLog
 
     token = os.environ["TELEGRAM_BOT_TOKEN"]
-    logging.basicConfig(level=os.environ.get("HELPLINE_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(Redact(token))
     quiet_http_logs()
     usage = UsageLog.from_env()
     staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
     app = build_application(
-        token, load_engine(),
+        token, engine,
         base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=Keyring.load(usage.path),
         staff_ids=staff,
     )

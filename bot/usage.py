@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 CHANNELS = ("telegram", "console")
 KINDS = ("text", "button", "command", "non-text")
+# What the reply did (bot.engine.Response.form).
+REPLIES = ("urgent", "check_in", "clarify", "referral", "menu", "fixed")
 UNKNOWN = "unknown"
 DEFAULT_DB = Path("data") / "helpline.db"
 DEFAULT_RETENTION_DAYS = 365
@@ -69,6 +71,7 @@ class Event:
     crisis: bool
     matched: bool
     user_key: str  # HMAC-SHA256(key, f"{yyyy-mm}:{user_id}") hex; "" when no user
+    reply: str = "referral"  # what the reply did: one of REPLIES
 
     def __post_init__(self) -> None:
         if self.hour.tzinfo is None or self.hour != truncate_hour(self.hour):
@@ -83,6 +86,8 @@ class Event:
             raise ValueError("Event.intents must be topic ids, ('unknown',) when none")
         if not _USER_KEY.fullmatch(self.user_key):
             raise ValueError("Event.user_key must be a 64-character hex digest or ''")
+        if self.reply not in REPLIES:
+            raise ValueError(f"Event.reply must be one of {REPLIES}")
 
 
 class Response(Protocol):
@@ -96,6 +101,8 @@ class Response(Protocol):
     def crisis(self) -> bool: ...
     @property
     def matched(self) -> bool: ...
+    @property
+    def form(self) -> str: ...
 
 
 def make_event(
@@ -119,6 +126,7 @@ def make_event(
         crisis=bool(response.crisis),
         matched=bool(response.matched) and intents != (UNKNOWN,),  # no topic is never "matched"
         user_key="" if user_id is None else keyring.user_key(user_id, hour),
+        reply=response.form,
     )
 
 
@@ -233,11 +241,16 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "CREATE INDEX events_stats ON events(day, topic, language, kind, channel, crisis, matched)",
         "CREATE INDEX events_users ON events(day, user_key)",
     ),
+    # v3: what the reply did (urgent, check_in, clarify, referral, menu, fixed), so staff see
+    # how often the bot asked "Are you safe right now?" or "Is this about ...?".
+    3: (
+        "ALTER TABLE events ADD COLUMN reply TEXT NOT NULL DEFAULT 'referral' CHECK (reply NOT GLOB '*[^a-z_]*')",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
 _INSERT = (
-    "INSERT INTO events (day, hour, channel, kind, language, topic, topics, crisis, matched, user_key) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (day, hour, channel, kind, language, topic, topics, crisis, matched, user_key, reply) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # What "unavailable" looks like: any SQLite error, or the file system refusing.
 _DB_ERRORS = (sqlite3.Error, OSError, ValueError)
@@ -275,7 +288,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
     return found
 
 
-def _row(event: Event) -> tuple[str, int, str, str, str, str, str, int, int, str]:
+def _row(event: Event) -> tuple[str, int, str, str, str, str, str, int, int, str, str]:
     return (
         event.hour.strftime("%Y-%m-%d"),
         event.hour.hour,
@@ -287,6 +300,7 @@ def _row(event: Event) -> tuple[str, int, str, str, str, str, str, int, int, str
         int(event.crisis),
         int(event.matched),
         event.user_key,
+        event.reply,
     )
 
 

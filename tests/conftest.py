@@ -1,4 +1,4 @@
-"""Shared fixtures: the real content, loaded once."""
+"""Shared fixtures: the real content and the real semantic layer, loaded once."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from bot.content import Content, load
 from bot.engine import Engine
+from bot.semantic import load_semantic
 
 
 @pytest.fixture(scope="session")
@@ -15,4 +16,6 @@ def content() -> Content:
 
 @pytest.fixture(scope="session")
 def engine(content: Content) -> Engine:
-    return Engine(content)
+    status = load_semantic(content.root)
+    assert status.model is not None, status.message
+    return Engine(content, status.model)

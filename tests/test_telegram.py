@@ -341,3 +341,33 @@ def test_a_rejected_token_stops_with_a_clear_message_that_does_not_show_it(fake:
     assert done.returncode == 2
     assert "rejected TELEGRAM_BOT_TOKEN" in done.stderr
     assert TOKEN not in done.stdout + done.stderr and "TEST-token" not in done.stdout + done.stderr
+
+
+async def test_are_you_safe_check_in_with_buttons_urgent_replies_and_events(fake: FakeBotAPI, engine: Engine,
+                                                                           tmp_path: Path) -> None:
+    from bot.usage import Keyring, UsageLog
+
+    db = tmp_path / "usage.db"
+    usage = UsageLog(db, flush_interval=0.05)
+    async with running(fake, engine, usage=usage, keyring=Keyring.load(db)) as errors:
+        fake.message(21, "help me please")
+        await replies(fake, 21, 1)
+        assert buttons(fake.sent(21)[0]) == ["c:danger", "c:suicide", "c:safe"]
+        for count, data in enumerate(("c:danger", "c:suicide", "c:safe"), 2):
+            fake.button(21, data)
+            texts = await replies(fake, 21, count)
+    assert not errors
+    assert all(HELPLINE in t for t in texts)
+    assert "117" in texts[1].splitlines()[0]
+    assert texts[2].startswith(engine.content.text("crisis_suicide", "km"))
+    assert "t:school_violence" in buttons(fake.sent(21)[3])  # safe: the topic menu
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT kind, reply, crisis FROM events ORDER BY id").fetchall()
+    assert rows == [("text", "check_in", 0), ("button", "urgent", 1), ("button", "urgent", 1), ("button", "fixed", 0)]
+
+
+async def test_the_self_harm_button_gives_the_urgent_line_first(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.button(22, "t:self_harm")
+        [text] = await replies(fake, 22, 1)
+    assert text.startswith(engine.content.text("crisis_suicide", "km"))

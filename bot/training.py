@@ -1,0 +1,211 @@
+"""`helpline-bot train`: fit the semantic heads on intents/examples/ and write them beside it.
+
+Plain numpy: standardised embeddings, a softmax over topics and one two-class softmax per
+crisis kind, fitted by full-batch gradient descent with L2 and balanced classes. One fifth
+of the examples (fixed by a hash of each text) is held out to choose the regularisation and
+the decision thresholds; the heads written are then refitted on every example.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.content import Content
+from bot.examples import CRISIS_KINDS, UNKNOWN, Example, digest, examples_dir, load_examples
+from bot.semantic import Embedder, Heads, softmax
+from bot.text import normalise
+
+SELF_HARM = "self_harm"
+_L2_GRID = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+_STEPS = 400
+# Crisis thresholds: the urgent reply may be wrong for at most this share of held-out
+# non-urgent examples; the check-in aims at this recall, asked of at most this share.
+_MAX_URGENT_FP = 0.01
+_CHECK_IN_RECALL = 0.97
+_MAX_CHECK_IN = 0.05
+_TOPIC_PRECISION = 0.90
+
+
+@dataclass(frozen=True)
+class Task:
+    """One head's rows: indices into the examples and their class numbers."""
+
+    rows: np.ndarray
+    y: np.ndarray
+    classes: int
+
+
+def tasks(examples: Sequence[Example], labels: Sequence[str]) -> dict[str, Task]:
+    """Which examples each head learns from, and as what.
+
+    Topics: topic examples, and the suicide examples as self_harm. A crisis head: its kind
+    is positive; topic and not_urgent examples are negative; the other kind's urgent
+    examples (and, for suicide, the self_harm topic) are left out, as they overlap.
+    """
+    index = {label: i for i, label in enumerate(labels)}
+    topic_rows, topic_y = [], []
+    for i, ex in enumerate(examples):
+        label = SELF_HARM if ex.kind == "crisis" and ex.label == "suicide" and SELF_HARM in index else ex.label
+        if (ex.kind == "topic" or label == SELF_HARM) and label in index:
+            topic_rows.append(i)
+            topic_y.append(index[label])
+    out = {"topic": Task(np.array(topic_rows), np.array(topic_y), len(labels))}
+    for kind in CRISIS_KINDS:
+        rows, y = [], []
+        for i, ex in enumerate(examples):
+            if ex.kind == "crisis":
+                if ex.label == kind:
+                    rows.append(i)
+                    y.append(1)
+            elif not (kind == "suicide" and ex.label == SELF_HARM):
+                rows.append(i)
+                y.append(0)
+        out[kind] = Task(np.array(rows), np.array(y), 2)
+    return out
+
+
+def fit(x: np.ndarray, y: np.ndarray, classes: int, l2: float, steps: int = _STEPS) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax regression with balanced class weights, by Adam on the full batch."""
+    n, d = x.shape
+    counts = np.bincount(y, minlength=classes).astype(np.float64)
+    sample_w = (n / (classes * np.maximum(counts, 1)))[y]
+    sample_w /= sample_w.sum()
+    target = np.eye(classes)[y]
+    w, b = np.zeros((d, classes)), np.zeros(classes)
+    m = [np.zeros_like(w), np.zeros_like(b)]
+    v = [np.zeros_like(w), np.zeros_like(b)]
+    rate, beta1, beta2 = 0.05, 0.9, 0.999
+    for step in range(1, steps + 1):
+        p = softmax(x @ w + b)
+        g = (p - target) * sample_w[:, None]
+        grads = [x.T @ g + l2 * w, g.sum(axis=0)]
+        for i, (param, grad) in enumerate(zip((w, b), grads, strict=True)):
+            m[i] = beta1 * m[i] + (1 - beta1) * grad
+            v[i] = beta2 * v[i] + (1 - beta2) * grad**2
+            param -= rate * (m[i] / (1 - beta1**step)) / (np.sqrt(v[i] / (1 - beta2**step)) + 1e-8)
+    return w.astype(np.float32), b.astype(np.float32)
+
+
+def held_out(texts: Sequence[str]) -> np.ndarray:
+    """One example in five, fixed by a hash of its text (the same split on every run)."""
+    return np.array([hashlib.blake2b(t.encode(), digest_size=2).digest()[0] % 5 == 0 for t in texts])
+
+
+def train(content: Content, embedder: Embedder, progress: Callable[[str], None] = print) -> Heads:
+    """Embed the examples, choose settings on the held-out fifth, refit on all, return the heads."""
+    examples = load_examples(content.root, content.topics)
+    labels = sorted({ex.label for ex in examples if ex.kind == "topic"} | {UNKNOWN}
+                    | ({SELF_HARM} if SELF_HARM in content.topics else set()))
+    texts = [normalise(ex.text) for ex in examples]
+    progress(f"embedding {len(texts)} examples with {embedder.name} ...")
+    vectors = np.concatenate([embedder.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
+    mean = vectors.mean(axis=0)
+    scale = vectors.std(axis=0) + 1e-6
+    x = (vectors - mean) / scale
+    jobs = tasks(examples, labels)
+    test = held_out(texts)
+
+    def split_fit(task: Task, l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fit on the training part; probabilities for the held-out rows of this task."""
+        train_rows = task.rows[~test[task.rows]]
+        w, b = fit(x[train_rows], task.y[~test[task.rows]], task.classes, l2)
+        return w, b, softmax(x[task.rows[test[task.rows]]] @ w + b)
+
+    topic = jobs["topic"]
+    topic_truth = topic.y[test[topic.rows]]
+    best_l2, best_acc, topic_p = _L2_GRID[0], -1.0, np.zeros((0, len(labels)))
+    for l2 in _L2_GRID:
+        _, _, p = split_fit(topic, l2)
+        acc = float((p.argmax(axis=1) == topic_truth).mean()) if len(p) else 0.0
+        progress(f"  L2 {l2:g}: held-out topic top-1 {acc:.3f}")
+        if acc > best_acc:
+            best_l2, best_acc, topic_p = l2, acc, p
+    confident = _topic_threshold(topic_p, topic_truth)
+    meta: dict[str, Any] = {
+        "embedder": embedder.name,
+        "examples_sha256": digest(content.root),
+        "examples": len(examples),
+        "trained": dt.date.today().isoformat(),
+        "labels": labels,
+        "l2": best_l2,
+        "held_out": {"topic_top1": round(best_acc, 4), "topic_rows": len(topic_truth)},
+    }
+    thresholds: dict[str, Any] = {"topic_confident": confident, "topic_unsure": round(max(0.2, confident / 2), 3),
+                                  "crisis_likely": {}, "crisis_possible": {}}
+    crisis_l2: dict[str, float] = {}
+    for kind in CRISIS_KINDS:
+        task = jobs[kind]
+        truth = task.y[test[task.rows]]
+        fits = {l2: split_fit(task, l2)[2][:, 1] for l2 in _L2_GRID}
+        crisis_l2[kind] = max(_L2_GRID, key=lambda l2: _auc(fits[l2], truth))
+        p = fits[crisis_l2[kind]]
+        likely, possible, figures = _crisis_thresholds(p, truth)
+        figures["auc"] = round(_auc(p, truth), 4)
+        thresholds["crisis_likely"][kind] = likely
+        thresholds["crisis_possible"][kind] = possible
+        meta["held_out"][kind] = figures
+    meta["thresholds"] = thresholds
+    meta["crisis_l2"] = crisis_l2
+    progress(f"held-out: {meta['held_out']}")
+    progress(f"thresholds: {thresholds}")
+
+    arrays: dict[str, np.ndarray] = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32)}
+    arrays["topic_w"], arrays["topic_b"] = fit(x[topic.rows], topic.y, topic.classes, best_l2)
+    for kind in CRISIS_KINDS:
+        task = jobs[kind]
+        arrays[f"{kind}_w"], arrays[f"{kind}_b"] = fit(x[task.rows], task.y, 2, crisis_l2[kind])
+    return Heads(arrays, meta)
+
+
+def _auc(p: np.ndarray, truth: np.ndarray) -> float:
+    """Chance that a random urgent example scores above a random other one."""
+    pos, neg = p[truth == 1], p[truth == 0]
+    if not len(pos) or not len(neg):
+        return 0.0
+    return float((pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean())
+
+
+def _topic_threshold(p: np.ndarray, truth: np.ndarray) -> float:
+    """The lowest top probability above which held-out answers are right often enough."""
+    top = p.max(axis=1)
+    right = p.argmax(axis=1) == truth
+    for t in np.arange(0.30, 0.91, 0.05):
+        chosen = top >= t
+        if chosen.any() and right[chosen].mean() >= _TOPIC_PRECISION:
+            return round(float(t), 3)
+    return 0.9
+
+
+def _crisis_thresholds(p: np.ndarray, truth: np.ndarray) -> tuple[float, float, dict[str, float]]:
+    """(likely, possible) for one crisis head, and the held-out figures they give."""
+    pos, neg = p[truth == 1], p[truth == 0]
+    grid = np.round(np.arange(0.05, 0.991, 0.01), 3)
+
+    def fp(t: float) -> float:
+        return float((neg >= t).mean()) if len(neg) else 0.0
+
+    def recall(t: float) -> float:
+        return float((pos >= t).mean()) if len(pos) else 1.0
+
+    likely = float(next((t for t in grid if t >= 0.5 and fp(t) <= _MAX_URGENT_FP), 0.99))
+    allowed = [t for t in grid if t <= likely and fp(t) <= _MAX_CHECK_IN]
+    reaching = [t for t in allowed if recall(t) >= _CHECK_IN_RECALL]
+    possible = float(max(reaching) if reaching else min(allowed, default=likely))
+    figures = {"urgent_recall": round(recall(likely), 4), "urgent_fp": round(fp(likely), 4),
+               "urgent_or_check_in_recall": round(recall(possible), 4),
+               "check_in_or_urgent_rate": round(fp(possible), 4), "positives": len(pos), "negatives": len(neg)}
+    return likely, possible, figures
+
+
+def write(heads: Heads, root: Path) -> Path:
+    """Save the heads beside the examples; returns the folder."""
+    folder = examples_dir(root)
+    heads.save(folder)
+    return folder
