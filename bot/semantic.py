@@ -81,13 +81,15 @@ class Thresholds:
 
     topic_confident: a topic this probable gets its referral; topic_unsure: from here up to
     topic_confident the bot asks "Is this about ...?"; below it the topic menu.
-    crisis_likely: the urgent reply; crisis_possible: "Are you safe right now?".
+    crisis_likely: the urgent reply; crisis_possible: "Are you safe right now?"; below
+    crisis_floor the heads dispute an urgent phrase (few urgent examples score that low).
     """
 
     topic_confident: float
     topic_unsure: float
     crisis_likely: Mapping[str, float]
     crisis_possible: Mapping[str, float]
+    crisis_floor: Mapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,7 @@ class Heads:
             topic_unsure=float(t["topic_unsure"]),
             crisis_likely={k: float(t["crisis_likely"][k]) for k in CRISIS_KINDS},
             crisis_possible={k: float(t["crisis_possible"][k]) for k in CRISIS_KINDS},
+            crisis_floor={k: float(t["crisis_floor"][k]) for k in CRISIS_KINDS},
         )
         self.meta = dict(meta)
         dim = self.mean.shape[0]
