@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.content import ContentError, load
+from bot.content import HELPLINE_NUMBER, ContentError, load
 from bot.engine import Engine, Hints, load_engine
 from bot.stats import add_stats_command
 
@@ -29,50 +29,82 @@ def engine_or_exit() -> Engine:
         raise SystemExit(1) from None
 
 
+_CONSOLE_COMMANDS = {"/help": "help", "/helpline": "helpline_numbers", "/privacy": "privacy"}
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
     """Console conversation through exactly the engine Telegram uses, logged as channel "console".
 
-    When a reply asks ("Are you safe right now?", "Is this about ...?") its answers are
-    numbered, and typing the number answers like a Telegram button.
+    The choices a reply offers (topics, "Are you safe right now?", "More organisations"...)
+    are numbered, and typing the number answers like a Telegram button. In a pipe, each reply
+    ends with an empty line, or is one JSON object per line with --json.
     """
-    from bot.choices import hints_for, offered
+    from bot.choices import Choice, feedback, hints_for, offered, topics
     from bot.replies import reply_language
     from bot.usage import Keyring, UsageLog, make_event, run_in_thread
 
     engine = engine_or_exit()
+    content = engine.content
     usage = UsageLog.from_env()
     keyring = Keyring.load(usage.path)
-    interactive = sys.stdin.isatty()
+    interactive = sys.stdin.isatty() and not args.json
     language: str | None = None
     numbered: dict[str, str] = {}
+
+    def show(text: str, options: list[Choice]) -> None:
+        nonlocal numbered
+        numbered = {str(i): c.data for i, c in enumerate(options, 1)}
+        if args.json:
+            print(json.dumps({"reply": text, "choices": [c.label for c in options]}, ensure_ascii=False), flush=True)
+            return
+        listing = "".join(f"\n{i}. {c.label}" for i, c in enumerate(options, 1))
+        print(text + listing, end="\n" if interactive else "\n\n", flush=True)
+
+    def fixed(key: str, lang: str, options: list[Choice] | None = None) -> None:
+        text = content.text(key, lang)
+        show(text if HELPLINE_NUMBER in text else f"{text}\n\n{content.text('helpline', lang)}", options or [])
+
     with run_in_thread(usage):
+        lang = language or "km"
+        welcome = "\n\n".join((content.text("welcome", "km"), content.text("welcome", "en"),
+                               content.text("helpline", lang), content.text("menu_prompt", lang)))
         if interactive:
-            print(engine.respond("hello").reply)
-            print("\n(Type a message and press Enter; /km or /en for the reply language; Ctrl-D or /quit to leave.)")
+            print("(Type a message and press Enter, or a number to choose; /km or /en for the reply language; "
+                  "/topics, /help, /helpline, /privacy; Ctrl-D or /quit to leave.)\n")
+            show(welcome, topics(content, lang))
         while True:
             if interactive:
                 print("\n> ", end="", flush=True)
             line = sys.stdin.readline()
             if not line:
                 return 0
-            text = line.rstrip("\n")
-            if text.strip() in ("/quit", "/exit"):
-                return 0
-            if text.strip() in ("/km", "/en"):
-                language = text.strip()[1:]
+            text = line.strip()
+            lang = language or "km"
+            if not text:
                 continue
-            kind = "text"
-            if text.strip() in numbered:
-                kind = "button"
-                hints = hints_for(numbered[text.strip()], engine.content, language) or Hints(language=language)
-                response = engine.respond("", hints)
-            else:
-                response = engine.respond(text, Hints(language=language))
-            lang = reply_language(response.language, language)
-            options = offered(engine.content, response, lang)
-            numbered = {str(i): choice.data for i, choice in enumerate(options, 1)}
-            listing = "".join(f"\n{i}. {choice.label}" for i, choice in enumerate(options, 1))
-            print(response.reply + listing, end="\n" if interactive else "\n\n", flush=True)
+            if text in ("/quit", "/exit"):
+                return 0
+            if text in ("/km", "/en"):
+                language = text[1:]
+                fixed("language_set", language)
+                continue
+            if text in _CONSOLE_COMMANDS:
+                fixed(_CONSOLE_COMMANDS[text], lang)
+                continue
+            if text in ("/topics", "/start"):
+                fixed("menu_prompt", lang, topics(content, lang))
+                continue
+            kind, hints = "text", Hints(language=language)
+            if text in numbered:
+                kind, data = "button", numbered[text]
+                chosen = hints_for(data, content, language)
+                if chosen is None:
+                    fixed("thanks_feedback" if (feedback(data, content) or ("", False))[1] else "menu_prompt", lang,
+                          topics(content, lang))
+                    continue
+                hints, text = chosen, ""
+            response = engine.respond(text, hints)
+            show(response.reply, offered(content, response, reply_language(response.language, language)))
             usage.record(make_event(response, channel="console", kind=kind, user_id=None, keyring=keyring))
 
 
@@ -163,7 +195,7 @@ def cmd_default(args: argparse.Namespace) -> int:
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
         return cmd_run(args)
     print("TELEGRAM_BOT_TOKEN is not set: starting the console chat.", file=sys.stderr)
-    return cmd_chat(args)
+    return cmd_chat(argparse.Namespace(json=False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(title="commands")
     sub.add_parser("run", help="start the Telegram bot (TELEGRAM_BOT_TOKEN)").set_defaults(func=cmd_run)
-    sub.add_parser("chat", help="talk to the bot in this terminal").set_defaults(func=cmd_chat)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--json", action="store_true", help="one JSON object per reply: reply, choices")
+    chat.set_defaults(func=cmd_chat)
     sub.add_parser("classify", help="stdin lines -> JSON lines").set_defaults(func=cmd_classify)
     ev = sub.add_parser("eval", help="score a labelled JSONL file")
     ev.add_argument("file")

@@ -28,9 +28,14 @@ HELPLINE_ID = "chc"
 # Texts every reply path needs; _texts.yaml must define each in km and en.
 REQUIRED_TEXTS = (
     "helpline", "crisis_suicide", "crisis_danger", "unknown", "topics_header",
-    "partners_header", "no_contact", "truncated", "check_in", "check_in_danger", "check_in_suicide",
-    "check_in_safe", "clarify", "something_else",
+    "partners_header", "no_contact", "check_in", "check_in_danger", "check_in_suicide",
+    "check_in_safe", "clarify", "something_else", "counsellor_button", "more_button", "topics_button",
+    "helpful_button", "not_meant_button", "thanks_feedback", "deep_link_intro", "bot_short_description",
+    "bot_description",
 )
+# Telegram: inline button labels stay readable on a phone at this length; profile texts have limits.
+LABEL_MAX = 24
+_TEXT_LIMITS = {"bot_short_description": 120, "bot_description": 512}
 
 
 class ContentError(Exception):
@@ -88,6 +93,7 @@ class Topic:
 
     id: str
     title: Localised
+    label: Localised  # short, for a button
     chi_category: str
     reply: Localised
     partners: tuple[str, ...]
@@ -242,6 +248,10 @@ def load(root: Path | None = None) -> Content:
     for key in texts_file.data or {}:
         if key not in texts:
             texts[key] = texts_file.localised(texts_file.data, key, "")
+    for key, limit in _TEXT_LIMITS.items():
+        for lang, text in texts.get(key, {}).items():
+            if len(text) > limit:
+                texts_file.problem(f"{key}.{lang}", f"is {len(text)} characters; Telegram allows {limit}")
     for key in ("helpline", "unknown", "check_in", "crisis_suicide", "crisis_danger"):
         for lang, text in texts.get(key, {}).items():
             if HELPLINE_NUMBER not in text:
@@ -344,9 +354,15 @@ def _read_topic(reader: _Reader, organizations: Mapping[str, Organization]) -> T
     weight = reader.get(data, "weight", "", (int, float), 1.0)
     menu = reader.get(data, "menu", "", bool, True)
     order = reader.get(data, "order", "", int, 99)
+    title = reader.localised(data, "title", "")
+    label = reader.localised(data, "label", "", required=False) or title
+    for lang, text in label.items():
+        if len(text) > LABEL_MAX:
+            reader.problem(f"label.{lang}", f"is {len(text)} characters; a button label has at most {LABEL_MAX}")
     topic = Topic(
         id=topic_id or expected,
-        title=reader.localised(data, "title", ""),
+        title=title,
+        label=label,
         chi_category=reader.get(data, "chi_category", "", str) or "",
         reply=reader.localised(data, "reply", ""),
         partners=tuple(partners),

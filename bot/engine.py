@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.content import Content, load
 from bot.matcher import Match
-from bot.replies import compose, compose_check_in, compose_clarify, reply_language
+from bot.replies import Reply, compose, compose_check_in, compose_clarify, compose_more, reply_language
 from bot.semantic import Reading, SemanticModel, load_semantic
 from bot.text import detect_language, normalise, split_known, tokenise
 
@@ -38,6 +38,7 @@ class Hints:
     language: str | None = None
     topic: str | None = None
     crisis: tuple[str, ...] = ()
+    more: bool = False  # the topic's other organisations ("More organisations")
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,13 @@ class Response:
     crisis_kinds: tuple[str, ...]
     provinces: tuple[str, ...]
     partners: tuple[str, ...]
-    reply: str
+    reply: str  # plain text (console, classify)
     scores: dict[str, float] = field(default_factory=dict, compare=False)
     check_in: bool = False  # the reply asks "Are you safe right now?"
     choices: tuple[str, ...] = ()  # the reply asks "Is this about ...?" with these topics
     confidence: float = 0.0  # 1.0 for a phrase match, else the semantic probability of intents[0]
+    html: str = ""  # the same reply as Telegram HTML: names in bold, every content string escaped
+    more: bool = False  # the reply lists a topic's other organisations
 
     @property
     def matched(self) -> bool:
@@ -85,6 +88,7 @@ class _Urgency:
     discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
     now: bool  # words saying it is happening now, not told as the past
     distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
+    inferred: bool  # danger only inferred: a violent topic and a "now" word, no danger phrase
 
 
 class Engine:
@@ -98,7 +102,7 @@ class Engine:
     def __init__(self, content: Content, semantic: SemanticModel | None = None) -> None:
         self.content = content
         self.semantic = semantic
-        self._replies: dict[tuple[object, ...], tuple[str, tuple[str, ...]]] = {}
+        self._replies: dict[tuple[object, ...], Reply] = {}
 
     def respond(self, text: str, hints: Hints = Hints()) -> Response:
         """The reply to one message; never raises on any input text."""
@@ -121,9 +125,15 @@ class Engine:
         check_in = not kinds and not intents and urgency.distress and not self._off_topic(reading)
         choices: tuple[str, ...] = ()
         if reading is not None:
+            # Danger only inferred ("...hits me, he's home now") and the heads find it unlikely
+            # (few urgent examples score this low): ask, don't alarm. Named danger stays urgent.
+            t = self.semantic.thresholds if self.semantic else None
+            disputed = {"danger"} if urgency.inferred and t and reading.crisis["danger"] < t.crisis_floor["danger"] \
+                else set()
+            kinds -= disputed
             urgent, possible = self._semantic_crisis(reading, urgency, scores.keys())
             kinds |= urgent
-            check_in = not kinds and (check_in or possible)
+            check_in = not kinds and (check_in or possible or bool(disputed))
             if not intents:
                 intents, choices, confidence = self._semantic_topics(reading)
         ordered = tuple(k for k in _KINDS if k in kinds)
@@ -138,19 +148,22 @@ class Engine:
         provinces = tuple(dict.fromkeys(m.phrase.label for m in by_role["province"]))
         lang = reply_language(language, hints.language)
         topic = intents[0] if intents else None
-        reply, partners = self._compose(lang, topic, ordered, provinces, check_in, choices)
+        more = hints.more and hints.topic in self.content.topics and not ordered
+        reply = self._compose(lang, topic, ordered, provinces, check_in, choices, more)
         return Response(
             language=language,
             intents=tuple(intents) or (UNKNOWN,),
             crisis=bool(ordered),
             crisis_kinds=ordered,
             provinces=provinces,
-            partners=partners,
-            reply=reply,
+            partners=reply.partners,
+            reply=reply.text,
+            html=reply.html,
             scores=scores,
             check_in=check_in,
             choices=choices,
             confidence=round(confidence, 3),
+            more=more,
         )
 
     def _semantic_crisis(self, reading: Reading, urgency: _Urgency, topics: Collection[str]) -> tuple[set[str], bool]:
@@ -196,13 +209,15 @@ class Engine:
         return list(choices), choices, p
 
     def _compose(self, lang: str, topic: str | None, crisis_kinds: tuple[str, ...],
-                 provinces: tuple[str, ...], check_in: bool, choices: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
+                 provinces: tuple[str, ...], check_in: bool, choices: tuple[str, ...], more: bool) -> Reply:
         """The reply, remembered: it depends only on these few values, and they repeat."""
-        key = (lang, topic, crisis_kinds, provinces, check_in, choices)
+        key = (lang, topic, crisis_kinds, provinces, check_in, choices, more)
         if key not in self._replies:
             if len(self._replies) >= _REPLY_CACHE:
                 self._replies.clear()
-            if check_in:
+            if more and topic:
+                self._replies[key] = compose_more(self.content, lang, topic, provinces)
+            elif check_in:
                 self._replies[key] = compose_check_in(self.content, lang)
             elif choices:
                 self._replies[key] = compose_clarify(self.content, lang, choices)
@@ -242,7 +257,8 @@ class Engine:
 
         kinds = {m.phrase.label for m in by_role["crisis"] if counts(m)}
         happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
-        if happening_now and self.content.now_topics.intersection(topics):
+        inferred = happening_now and "danger" not in kinds and bool(self.content.now_topics.intersection(topics))
+        if inferred:
             kinds.add("danger")
         return _Urgency(
             kinds=tuple(k for k in _KINDS if k in kinds),
@@ -250,6 +266,7 @@ class Engine:
             discounted=bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
             distress=bool(by_role["distress"]),
+            inferred=inferred,
         )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:

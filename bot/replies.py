@@ -1,19 +1,58 @@
 """Composing the reply: curated texts and directory entries, never generated advice.
 
-Plain text (no Telegram markup), so the same reply is valid in Telegram, the console
-and the classify output. Every path ends up containing 1280.
+One screen: the topic's acknowledgement and next steps, the one or two lead partners with
+something usable now (a phone or a chat before a website), and 1280 once. The other
+partners are one tap away ("More organisations", `compose_more`). Each reply is built once
+as parts and rendered twice: plain text (console, classify) and Telegram HTML, where names
+are bold and every content string is escaped.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.content import HELPLINE_ID, Content, Organization
 
 TELEGRAM_LIMIT = 4096
-# Room kept for the closing lines when a reply has to be shortened.
-_BUDGET = TELEGRAM_LIMIT - 600
+LEAD_PARTNERS = 2
+# A partner's contacts, most usable first: a child in trouble can call or chat now, not browse.
+_CONTACT_ORDER = ("phone", "telegram", "messenger", "email", "website")
+_CONTACTS_SHOWN = 2
+_NOW = ("phone", "telegram", "messenger")
 _CONTACT_ICONS = {"phone": "☎", "website": "🌐", "telegram": "✈", "messenger": "💬", "email": "✉"}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A reply in both renderings, and the directory ids it names, in order."""
+
+    text: str
+    html: str
+    partners: tuple[str, ...]
+
+
+class _Parts:
+    """Paragraphs made of plain and bold runs, rendered as plain text or as escaped HTML."""
+
+    def __init__(self) -> None:
+        self.paragraphs: list[list[tuple[str, bool]]] = []
+
+    def add(self, *runs: str | tuple[str, bool]) -> None:
+        self.paragraphs.append([(r, False) if isinstance(r, str) else r for r in runs])
+
+    def plain(self) -> str:
+        return "\n\n".join("".join(text for text, _ in p) for p in self.paragraphs)
+
+    def html(self) -> str:
+        """Telegram HTML: only <, > and & need escaping there."""
+        return "\n\n".join("".join(f"<b>{_escape(t)}</b>" if bold else _escape(t) for t, bold in p)
+                           for p in self.paragraphs)
+
+
+def _escape(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def reply_language(detected: str, chosen: str | None) -> str:
@@ -33,52 +72,86 @@ def compose(
     intents: Sequence[str],
     crisis_kinds: Sequence[str],
     provinces: Sequence[str],
-) -> tuple[str, tuple[str, ...]]:
-    """Build the reply text and the ids of the organisations it names, in order."""
-    head: list[str] = []
+) -> Reply:
+    """The reply: urgent lines first when needed, the topic's text, its lead partners, 1280."""
+    parts = _Parts()
     named: list[str] = []
     if "danger" in crisis_kinds:
-        head.append(content.text("crisis_danger", lang))
+        parts.add(content.text("crisis_danger", lang))
         named += ["police", HELPLINE_ID]
     if "suicide" in crisis_kinds:
-        head.append(content.text("crisis_suicide", lang))
+        parts.add(content.text("crisis_suicide", lang))
         named.append(HELPLINE_ID)
-
-    body: list[str] = []
     if intents:
         topic = content.topics[intents[0]]
-        body.append(topic.reply[lang])
-        partners = _ranked_partners(content, topic.partners, provinces)
-        if partners:
-            body.append(content.text("partners_header", lang))
-        for org in partners:
-            entry = _describe(content, org, lang)
-            if sum(map(len, head + body)) + len(entry) > _BUDGET:
-                body.append(content.text("truncated", lang))
-                break
-            body.append(entry)
+        parts.add(topic.reply[lang])
+        lead = lead_partners(content, topic.partners, provinces)
+        if lead:
+            parts.add(content.text("partners_header", lang))
+        for org in lead:
+            parts.add(*_describe(content, org, lang))
             named.append(org.id)
-    elif not head:
+    elif not crisis_kinds:
         titles = "\n".join(f"• {t.title[lang]}" for t in content.menu_topics)
-        body += [content.text("unknown", lang), content.text("topics_header", lang) + "\n" + titles]
-        named.append(HELPLINE_ID)
-
-    tail = [] if head else [content.text("helpline", lang)]
+        parts.add(content.text("unknown", lang))
+        parts.add(content.text("topics_header", lang) + "\n" + titles)
+    if not crisis_kinds:  # the urgent lines already carry 1280
+        parts.add(content.text("helpline", lang))
     named.append(HELPLINE_ID)
-    return _fit("\n\n".join(head + body + tail), content.text("helpline", lang)), tuple(
-        dict.fromkeys(n for n in named if n in content.organizations)
-    )
+    return _reply(parts, content.text("helpline", lang), named, content)
 
 
-def compose_check_in(content: Content, lang: str) -> tuple[str, tuple[str, ...]]:
+def compose_more(content: Content, lang: str, topic_id: str, provinces: Sequence[str] = ()) -> Reply:
+    """Every partner of a topic beyond the lead ones ("More organisations")."""
+    topic = content.topics[topic_id]
+    lead = {o.id for o in lead_partners(content, topic.partners, provinces)}
+    parts = _Parts()
+    parts.add((topic.title[lang], True))
+    named: list[str] = []
+    for org in _ranked(content, topic.partners, provinces):
+        if org.id not in lead and org.id != HELPLINE_ID:
+            parts.add(*_describe(content, org, lang, contacts=len(org.contacts)))
+            named.append(org.id)
+    parts.add(content.text("helpline", lang))
+    return _reply(parts, content.text("helpline", lang), [*named, HELPLINE_ID], content)
+
+
+def more_partners(content: Content, topic_id: str) -> bool:
+    """Whether a topic has partners beyond the lead ones (then the reply offers the rest)."""
+    partners = content.topics[topic_id].partners
+    lead = lead_partners(content, partners, ())
+    return any(o.id != HELPLINE_ID and o not in lead for o in _ranked(content, partners, ()))
+
+
+def compose_check_in(content: Content, lang: str) -> Reply:
     """"Are you safe right now?": asked when danger or suicide is possible but not clear."""
-    return content.text("check_in", lang), (HELPLINE_ID,)
+    parts = _Parts()
+    parts.add(content.text("check_in", lang))
+    return _reply(parts, content.text("helpline", lang), [HELPLINE_ID], content)
 
 
-def compose_clarify(content: Content, lang: str, topics: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+def compose_clarify(content: Content, lang: str, topics: Sequence[str]) -> Reply:
     """"Is this about ...?" with the likely topics, when the bot is unsure which one it is."""
-    titles = "\n".join(f"• {content.topics[t].title[lang]}" for t in topics)
-    return f"{content.text('clarify', lang)}\n{titles}\n\n{content.text('helpline', lang)}", (HELPLINE_ID,)
+    parts = _Parts()
+    parts.add(content.text("clarify", lang) + "\n" + "\n".join(f"• {content.topics[t].title[lang]}" for t in topics))
+    parts.add(content.text("helpline", lang))
+    return _reply(parts, content.text("helpline", lang), [HELPLINE_ID], content)
+
+
+def lead_partners(content: Content, ids: Sequence[str], provinces: Sequence[str]) -> list[Organization]:
+    """The one or two partners a topic's reply names: those working in a province the user
+    named, then those a child can call or chat with now (the helpline has its own line;
+    partners with only a website wait behind "More organisations")."""
+    return [o for o in _ranked(content, ids, provinces) if o.id != HELPLINE_ID and (
+        set(o.service_area) & set(provinces) or any(c.type in _NOW for c in o.contacts))][:LEAD_PARTNERS]
+
+
+def _reply(parts: _Parts, helpline: str, named: Sequence[str], content: Content) -> Reply:
+    return Reply(
+        text=_fit(parts.plain(), helpline),
+        html=_fit(parts.html(), _escape(helpline)),
+        partners=tuple(dict.fromkeys(n for n in named if n in content.organizations)),
+    )
 
 
 def _fit(reply: str, helpline: str) -> str:
@@ -88,7 +161,7 @@ def _fit(reply: str, helpline: str) -> str:
     return reply[: TELEGRAM_LIMIT - len(helpline) - 3].rstrip() + "…\n\n" + helpline
 
 
-def _ranked_partners(content: Content, ids: Sequence[str], provinces: Sequence[str]) -> list[Organization]:
+def _ranked(content: Content, ids: Sequence[str], provinces: Sequence[str]) -> list[Organization]:
     """The topic's partners, those working in a province the user named first."""
     orgs = [content.organizations[i] for i in ids if i in content.organizations]
     if not provinces:
@@ -96,16 +169,25 @@ def _ranked_partners(content: Content, ids: Sequence[str], provinces: Sequence[s
     return sorted(orgs, key=lambda o: not set(o.service_area) & set(provinces))
 
 
-def _describe(content: Content, org: Organization, lang: str) -> str:
-    """One directory entry: name, what it does, how to reach it."""
+def _describe(content: Content, org: Organization, lang: str,
+              contacts: int = _CONTACTS_SHOWN) -> list[str | tuple[str, bool]]:
+    """One directory entry: the name in bold, what it does (first sentence), how to reach it now."""
     name = org.name[lang]
     if org.alternate_name and org.alternate_name not in name:
         name += f" ({org.alternate_name})"
-    lines = [f"• {name}", f"  {org.description[lang]}"]
-    for contact in org.contacts:
+    runs: list[str | tuple[str, bool]] = ["• ", (name, True), f"\n  {_first_sentence(org.description[lang])}"]
+    usable = sorted(org.contacts, key=lambda c: _CONTACT_ORDER.index(c.type) if c.type in _CONTACT_ORDER else 99)
+    for contact in usable[:contacts]:
         label = contact.label.get(lang)
-        icon = _CONTACT_ICONS.get(contact.type, "•")
-        lines.append(f"  {icon} {contact.value}" + (f" — {label}" if label else ""))
+        runs.append(f"\n  {_CONTACT_ICONS.get(contact.type, '•')} {contact.value}" + (f" — {label}" if label else ""))
     if not org.contacts:
-        lines.append("  " + content.text("no_contact", lang))
-    return "\n".join(lines)
+        runs.append("\n  " + content.text("no_contact", lang))
+    return runs
+
+
+def _first_sentence(text: str) -> str:
+    """Up to the first full stop (". " or Khmer "។"), so an entry stays a few lines long."""
+    for stop in ("។", ". "):
+        if stop in text:
+            return text[: text.index(stop) + len(stop)].rstrip()
+    return text

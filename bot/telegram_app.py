@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import html
 import logging
 import os
 import secrets
@@ -28,7 +29,7 @@ from telegram import (
     Message,
     Update,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
@@ -43,8 +44,8 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.choices import MENU, hints_for, offered
-from bot.content import HELPLINE_NUMBER, Content
+from bot.choices import Choice, feedback, hints_for, offered, topics
+from bot.content import HELPLINE_ID, HELPLINE_NUMBER, Content
 from bot.engine import Engine, Hints, Response
 from bot.replies import TELEGRAM_LIMIT, reply_language
 
@@ -61,6 +62,7 @@ _NETWORK_RETRIES = 5
 PER_CHAT_BURST = 3
 _MAX_CHAT_LIMITERS = 10_000
 _LANGUAGES = ("km", "en")
+_LANGUAGE_NAMES = (("km", "ភាសាខ្មែរ"), ("en", "English"))
 COMMANDS = ("start", "help", "topics", "language", "helpline", "privacy", "clear")
 _COMMAND_TEXT = {
     "start": {"km": "ចាប់ផ្តើម", "en": "Start"},
@@ -203,6 +205,7 @@ class HelplineBot:
         # The engine (and its embedding) runs here, never on the event loop: a long or
         # hostile message costs one worker thread some milliseconds, not every chat.
         self._worker = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine")
+        self.counsellor_url = counsellor_url(self.content)
 
     def close(self) -> None:
         """Stop the engine's worker thread (at shutdown)."""
@@ -216,9 +219,12 @@ class HelplineBot:
         return chosen if chosen in _LANGUAGES else None
 
     def ui_language(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
-        """Language for fixed texts: the user's choice, else Telegram's app language, else Khmer."""
+        """Language for fixed texts and buttons: the user's choice, else the language of the last
+        reply (kept in memory only), else Telegram's app language, else Khmer."""
         user = update.effective_user
-        return self.language(update, context) or ("en" if user and user.language_code == "en" else "km")
+        last = context.user_data.get("last") if context.user_data is not None else None
+        return self.language(update, context) or (last if last in _LANGUAGES else None) or (
+            "en" if user and user.language_code == "en" else "km")
 
     def text(self, key: str, lang: str) -> str:
         """A fixed text that always carries the helpline."""
@@ -228,23 +234,36 @@ class HelplineBot:
         return text
 
     def menu(self, lang: str) -> InlineKeyboardMarkup:
-        """Topic buttons, two per row, and the language switch (built once per language)."""
+        """The topic menu: one short label a row (built once per language)."""
         if lang not in self._menus:
-            buttons = [InlineKeyboardButton(t.title[lang], callback_data=f"t:{t.id}")
-                       for t in self.content.menu_topics]
-            rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-            rows.append([InlineKeyboardButton("ភាសាខ្មែរ", callback_data="l:km"),
-                         InlineKeyboardButton("English", callback_data="l:en")])
-            self._menus[lang] = InlineKeyboardMarkup(rows)
+            self._menus[lang] = self.keyboard(topics(self.content, lang), lang, counsellor=False)
         return self._menus[lang]
 
+    def keyboard(self, choices: list[Choice], lang: str, counsellor: bool = True,
+                 languages: bool = False) -> InlineKeyboardMarkup:
+        """One choice a row (the two feedback buttons share one), a counsellor one tap away first."""
+        rows: list[list[InlineKeyboardButton]] = []
+        if counsellor and self.counsellor_url:
+            rows.append([InlineKeyboardButton(self.content.text("counsellor_button", lang), url=self.counsellor_url)])
+        for choice in choices:
+            button = InlineKeyboardButton(choice.label, callback_data=choice.data)
+            if choice.data.startswith("f:") and rows and rows[-1][0].callback_data and \
+                    str(rows[-1][0].callback_data).startswith("f:"):
+                rows[-1].append(button)
+            else:
+                rows.append([button])
+        if languages:
+            rows.append([InlineKeyboardButton(label, callback_data=f"l:{code}") for code, label in _LANGUAGE_NAMES])
+        return InlineKeyboardMarkup(rows)
+
     async def send(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str,
-                   markup: InlineKeyboardMarkup | None = None) -> None:
-        """Send a reply to the chat and remember its id for /clear."""
+                   markup: InlineKeyboardMarkup | None = None, html: bool = False) -> None:
+        """Send a reply (plain text, or HTML built from escaped content) and remember its id for /clear."""
         chat = update.effective_chat
         if chat is None:
             return
-        sent = await context.bot.send_message(chat.id, text, reply_markup=markup)
+        sent = await context.bot.send_message(chat.id, text, reply_markup=markup,
+                                              parse_mode=ParseMode.HTML if html else None)
         if chat.type == ChatType.PRIVATE:
             self.remember(context, sent)
 
@@ -270,19 +289,17 @@ class HelplineBot:
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, kind: str,
                      hints: Hints, note: str = "") -> None:
-        """Run the engine and send its reply (after an optional note) with the menu when nothing matched."""
+        """Run the engine (off the event loop) and send its reply, after an optional note, with its choices."""
         loop = asyncio.get_running_loop()
         response = await loop.run_in_executor(self._worker, self.engine.respond, text, hints)
         lang = reply_language(response.language, hints.language)
-        options = offered(self.content, response, lang)
-        if options:
-            markup: InlineKeyboardMarkup | None = InlineKeyboardMarkup(
-                [[InlineKeyboardButton(c.label, callback_data=c.data)] for c in options])
-        else:
-            markup = None if response.matched else self.menu(lang)
-        with_note = f"{note}\n\n{response.reply}"
-        reply = with_note if note and len(with_note) <= TELEGRAM_LIMIT else response.reply
-        await self.send(update, context, reply, markup)
+        if context.user_data is not None:
+            context.user_data["last"] = lang
+        markup = self.menu(lang) if response.form == "menu" else self.keyboard(
+            offered(self.content, response, lang), lang, counsellor=not response.choices)
+        with_note = f"{html.escape(note, quote=False)}\n\n{response.html}"
+        reply = with_note if note and len(with_note) <= TELEGRAM_LIMIT else response.html
+        await self.send(update, context, reply, markup, html=True)
         self.record(update, kind, response, lang)
 
     # ---- handlers ------------------------------------------------------------------
@@ -292,12 +309,13 @@ class HelplineBot:
         self.remember(context, update.effective_message)
         lang = self.ui_language(update, context)
         topic = (context.args or [""])[0]
-        if topic in self.content.topics:
-            await self.answer(update, context, "", "button", Hints(language=lang, topic=topic))
+        if topic in self.content.topics:  # from a poster or QR code: who we are first, then the topic
+            await self.answer(update, context, "", "button", Hints(language=lang, topic=topic),
+                              note=self.content.text("deep_link_intro", lang))
             return
         welcome = "\n\n".join((self.content.text("welcome", "km"), self.content.text("welcome", "en"),
                                self.content.text("helpline", lang), self.content.text("menu_prompt", lang)))
-        await self.send(update, context, welcome, self.menu(lang))
+        await self.send(update, context, welcome, self.keyboard(topics(self.content, lang), lang, languages=True))
         self.record(update, "command", None, lang)
 
     async def fixed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -307,7 +325,8 @@ class HelplineBot:
         command = _command_name(update.effective_message)
         key = {"help": "help", "helpline": "helpline_numbers", "privacy": "privacy",
                "topics": "menu_prompt", "language": "language_prompt"}.get(command, "help")
-        markup = self.menu(lang) if command in ("topics", "language", "help") else None
+        markup = {"topics": self.menu(lang), "help": self.menu(lang),
+                  "language": self.keyboard([], lang, counsellor=False, languages=True)}.get(command)
         await self.send(update, context, self.text(key, lang), markup)
         self.record(update, "command", None, lang)
 
@@ -362,7 +381,8 @@ class HelplineBot:
         self.record(update, "non-text", None, lang)
 
     async def button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Topic, language and check-in buttons; forged or stale data gets the menu; never a referral in a group."""
+        """Topic, language, check-in, "more" and feedback buttons; forged or stale data gets the menu.
+        Never a referral in a group."""
         query: CallbackQuery | None = update.callback_query
         if query is None:
             return
@@ -373,14 +393,18 @@ class HelplineBot:
         data = query.data if isinstance(query.data, str) else ""
         kind, _, value = data.partition(":")
         lang = self.ui_language(update, context)
-        hints = hints_for(data, self.content, lang) if data != MENU else None
+        hints = hints_for(data, self.content, lang)
+        rated = feedback(data, self.content)
         if kind == "l" and value in _LANGUAGES and context.user_data is not None:
             context.user_data["language"] = value
             await self.send(update, context, self.text("language_set", value), self.menu(value))
             self.record(update, "button", None, value)
         elif hints is not None:
             await self.answer(update, context, "", "button", hints)
-        else:
+        elif rated is not None and rated[1]:
+            await self.send(update, context, self.text("thanks_feedback", lang), self.menu(lang))
+            self.record(update, "button", None, lang)
+        else:  # "Not what I meant", "Topics", "Something else", "I am safe", stale or forged data
             await self.send(update, context, self.text("menu_prompt", lang), self.menu(lang))
             self.record(update, "button", None, lang)
 
@@ -432,12 +456,25 @@ def _command_name(message: Message | None) -> str:
     return text[1:].split(maxsplit=1)[0].split("@")[0].lower() if text.startswith("/") else ""
 
 
-async def set_commands(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """The command menu in Khmer and English."""
+def counsellor_url(content: Content) -> str | None:
+    """The helpline's Telegram chat from the directory, as a link a button can open."""
+    chc = content.organizations.get(HELPLINE_ID)
+    for contact in chc.contacts if chc else ():
+        if contact.type == "telegram":
+            return contact.value if contact.value.startswith("https://") else f"https://{contact.value}"
+    return None
+
+
+async def set_commands(app: Application[Any, Any, Any, Any, Any, Any], content: Content) -> None:
+    """The command menu and the profile texts of an empty chat, in Khmer and English."""
     for lang in ("km", "en"):
         commands = [BotCommand(c, _COMMAND_TEXT[c][lang]) for c in COMMANDS]
         await app.bot.set_my_commands(commands, language_code=lang)
+        await app.bot.set_my_description(content.text("bot_description", lang), language_code=lang)
+        await app.bot.set_my_short_description(content.text("bot_short_description", lang), language_code=lang)
     await app.bot.set_my_commands([BotCommand(c, _COMMAND_TEXT[c]["en"]) for c in COMMANDS])
+    await app.bot.set_my_description(content.text("bot_description", "km"))
+    await app.bot.set_my_short_description(content.text("bot_short_description", "km"))
 
 
 def build_application(
@@ -460,7 +497,7 @@ def build_application(
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if usage is not None:
             await usage.start()
-        await set_commands(app)
+        await set_commands(app, engine.content)
         bots.append(HelplineBot(engine, usage, keyring, staff_ids, order))
         bots[-1].register(app)
 

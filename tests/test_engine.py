@@ -119,10 +119,11 @@ def test_partners_working_in_the_named_province_come_first(engine: Engine, text:
 
 
 def test_without_a_province_partners_keep_their_order(engine: Engine) -> None:
-    response = engine.respond("I need parenting advice")
-    topic = engine.content.topics["positive_parenting"]
-    assert response.partners[: len(topic.partners)] == topic.partners
-    assert response.provinces == ()
+    for topic in engine.content.menu_topics:
+        response = engine.respond("", Hints(language="en", topic=topic.id))
+        shown = [p for p in response.partners if p in topic.partners and p != "chc"]  # 1280 has its own line
+        assert shown == [p for p in topic.partners if p in shown], topic.id
+        assert response.provinces == ()
 
 
 def test_province_is_recognised_in_every_language(engine: Engine) -> None:

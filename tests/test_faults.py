@@ -45,7 +45,7 @@ async def test_burst_of_1000_messages_from_200_chats(fake: FakeBotAPI, engine: E
         await loop.run_in_executor(None, fake.wait_for, lambda: len(fake.sent()) >= 1000, 120)
     assert not errors
     for chat in chats:  # every message answered once, in order
-        assert [m["text"] for m in fake.sent(chat)] == [engine.respond(t).reply for t in MESSAGES]
+        assert [m["text"] for m in fake.sent(chat)] == [engine.respond(t).html for t in MESSAGES]
     assert events(db) == 1000  # every reply logged
 
 

@@ -109,11 +109,10 @@ def test_compose_keeps_long_replies_within_the_limit(content: Content) -> None:
     topic = content.topics["about"]
     big = dataclasses.replace(topic, partners=tuple(all_partners) * 5)
     crowded = dataclasses.replace(content, topics={**content.topics, "about": big})
-    reply, named = compose(crowded, "km", ["about"], ("danger", "suicide"), ())
-    assert len(reply) <= TELEGRAM_LIMIT
-    assert "1280" in reply
-    assert content.text("truncated", "km") in reply
-    assert named[0] == "police"
+    reply = compose(crowded, "km", ["about"], ("danger", "suicide"), ())
+    assert len(reply.text) <= TELEGRAM_LIMIT and len(reply.html) <= TELEGRAM_LIMIT
+    assert "1280" in reply.text and "1280" in reply.html
+    assert reply.partners[0] == "police"
 
 
 def test_fit_never_loses_the_helpline() -> None:
@@ -128,3 +127,13 @@ def test_danger_and_suicide_together_give_both_urgent_lines(engine: Engine) -> N
     reply = engine.respond("he is hitting me right now and i took a lot of pills").reply
     danger, suicide = engine.content.text("crisis_danger", "en"), engine.content.text("crisis_suicide", "en")
     assert reply.startswith(danger + "\n\n" + suicide)
+
+
+def test_topic_replies_fit_one_screen_with_1280_once(engine: Engine) -> None:
+    for topic in engine.content.menu_topics:
+        if topic.id == "self_harm":  # a crisis reply: the urgent line carries 1280
+            continue
+        for lang in ("km", "en"):
+            reply = engine.respond("", Hints(language=lang, topic=topic.id)).reply
+            assert len(reply) <= 1000, (topic.id, lang, len(reply))
+            assert reply.count("1280") == 1, (topic.id, lang)

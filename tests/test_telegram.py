@@ -64,8 +64,14 @@ async def replies(fake: FakeBotAPI, chat_id: int, count: int, timeout: float = 1
 
 
 def buttons(message: dict[str, Any]) -> list[str]:
+    """The callback data of a message's inline buttons (URL buttons have none)."""
     markup = message.get("reply_markup") or {}
-    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row if "callback_data" in b]
+
+
+def urls(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b["url"] for row in markup.get("inline_keyboard", []) for b in row if "url" in b]
 
 
 async def test_start_welcomes_in_both_languages_with_menu(fake: FakeBotAPI, engine: Engine) -> None:
@@ -88,16 +94,20 @@ async def test_deep_link_opens_topic(fake: FakeBotAPI, engine: Engine) -> None:
     assert "APLE" in text and HELPLINE in text
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    ("my teacher hit me with a stick", "Ministry of Education"),
-    ("គ្រូវាយខ្ញុំនៅសាលារៀន", "ក្រសួងអប់រំ"),
-    ("kru veay knhom nov sala", "ក្រសួងអប់រំ"),
+@pytest.mark.parametrize(("text", "lang"), [
+    ("my teacher hit me with a stick", "en"),
+    ("គ្រូវាយខ្ញុំនៅសាលារៀន", "km"),
+    ("kru veay knhom nov sala", "km"),
 ])
-async def test_free_text_in_three_languages(fake: FakeBotAPI, engine: Engine, text: str, expect: str) -> None:
+async def test_free_text_in_three_languages(fake: FakeBotAPI, engine: Engine, text: str, lang: str) -> None:
     async with running(fake, engine) as errors:
         fake.message(3, text)
         [reply] = await replies(fake, 3, 1)
-    assert expect in reply and HELPLINE in reply
+        fake.button(3, "o:school_violence")
+        more = (await replies(fake, 3, 2))[1]
+    assert reply.startswith(engine.content.topics["school_violence"].reply[lang][:40]) and HELPLINE in reply
+    assert "o:school_violence" in buttons(fake.sent(3)[0])  # the ministry's website is one tap away
+    assert engine.content.organizations["moeys"].name[lang] in more and HELPLINE in more
     assert not errors
 
 
@@ -116,7 +126,7 @@ async def test_button_press_and_forged_callback(fake: FakeBotAPI, engine: Engine
         fake.button(5, "x" * 64)
         fake.button(5, "l:en")
         texts = await replies(fake, 5, 4)
-    assert "Family Care First" in texts[0] or "ក្រួសារ" in texts[0] or "REACT" in texts[0]
+    assert texts[0].startswith(engine.content.topics["family_separation"].reply["km"][:40])
     assert all(HELPLINE in t for t in texts)
     assert buttons(fake.sent(5)[1])  # the forged press got the menu
     assert len(fake.calls_to("answerCallbackQuery")) == 4
@@ -129,7 +139,7 @@ async def test_language_choice_is_used_for_later_replies(fake: FakeBotAPI, engin
         await replies(fake, 6, 1)
         fake.message(6, "គ្រូវាយខ្ញុំ")
         texts = await replies(fake, 6, 2)
-    assert "Ministry of Education" in texts[1]
+    assert texts[1].startswith(engine.content.topics["school_violence"].reply["en"][:40])
 
 
 async def test_sticker_photo_and_voice_get_a_kind_text_reply(fake: FakeBotAPI, engine: Engine) -> None:
@@ -175,7 +185,7 @@ async def test_edited_message_answered_like_new(fake: FakeBotAPI, engine: Engine
     async with running(fake, engine):
         fake.message(10, "my teacher slaps me", edited=True)
         [text] = await replies(fake, 10, 1)
-    assert "Ministry of Education" in text
+    assert text.startswith(engine.content.topics["school_violence"].reply["en"][:40])
 
 
 async def test_429_then_success(fake: FakeBotAPI, engine: Engine) -> None:
@@ -222,7 +232,7 @@ async def test_many_chats_in_order_and_clean_stop(fake: FakeBotAPI, engine: Engi
     for chat in chats:
         asked = [m["text"] for m in delivered if m["chat"]["id"] == chat]
         answered = [m["text"] for m in fake.sent(chat)]
-        assert answered == [engine.respond(text).reply for text in asked]
+        assert answered == [engine.respond(text).html for text in asked]
     assert not errors
 
 
@@ -274,7 +284,7 @@ async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBo
     assert other_latency < 3  # another chat is not stuck behind the flood
     assert 1 <= len(flood) < 30  # folded: a handful of replies, not 150
     assert any("1280" in t.splitlines()[0] or "🆘" in t for t in flood)  # the crisis line was not lost
-    assert engine.content.text("folded", "km") in "\n".join(flood)
+    assert engine.content.text("folded", "en") in "\n".join(flood)  # the language of the replies
     assert not errors
 
 
@@ -359,7 +369,7 @@ async def test_are_you_safe_check_in_with_buttons_urgent_replies_and_events(fake
     assert not errors
     assert all(HELPLINE in t for t in texts)
     assert "117" in texts[1].splitlines()[0]
-    assert texts[2].startswith(engine.content.text("crisis_suicide", "km"))
+    assert texts[2].startswith(engine.content.text("crisis_suicide", "en"))  # the language of the question
     assert "t:school_violence" in buttons(fake.sent(21)[3])  # safe: the topic menu
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT kind, reply, crisis FROM events ORDER BY id").fetchall()
@@ -371,3 +381,58 @@ async def test_the_self_harm_button_gives_the_urgent_line_first(fake: FakeBotAPI
         fake.button(22, "t:self_harm")
         [text] = await replies(fake, 22, 1)
     assert text.startswith(engine.content.text("crisis_suicide", "km"))
+
+
+async def test_a_referral_has_a_counsellor_button_more_feedback_and_topics(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine) as errors:
+        fake.message(31, "someone is threatening to post my nude photos online")
+        await replies(fake, 31, 1)
+        fake.button(31, "f:n:online_safety")
+        fake.button(31, "f:y:online_safety")
+        texts = await replies(fake, 31, 3)
+    first, not_meant, thanks = fake.sent(31)
+    assert first["parse_mode"] == "HTML" and "<b>" in first["text"]
+    assert urls(first) == ["https://t.me/chc1280"]
+    assert buttons(first) == ["o:online_safety", "f:y:online_safety", "f:n:online_safety", "m"]
+    assert "t:online_safety" in buttons(not_meant)  # "not what I meant": the topics
+    assert texts[2].startswith(engine.content.text("thanks_feedback", "en"))
+    assert all(HELPLINE in t for t in texts)
+    assert not errors
+
+
+async def test_deep_link_introduces_the_bot_before_the_topic(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(32, "/start school_violence")
+        [text] = await replies(fake, 32, 1)
+    intro = engine.content.text("deep_link_intro", "km")
+    assert text.startswith(intro) and "/privacy" in intro
+    assert engine.content.topics["school_violence"].reply["km"][:30] in text
+
+
+async def test_language_shows_only_the_language_choice(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(33, "/language")
+        await replies(fake, 33, 1)
+    assert buttons(fake.sent(33)[0]) == ["l:km", "l:en"]
+
+
+async def test_descriptions_are_set_in_both_languages(fake: FakeBotAPI, engine: Engine) -> None:
+    async with running(fake, engine):
+        pass
+    for method in ("setMyDescription", "setMyShortDescription"):
+        calls = fake.calls_to(method)
+        assert {c.get("language_code") for c in calls} >= {"km", "en"}
+        assert all(HELPLINE in (c.get("description") or c.get("short_description")) for c in calls)
+
+
+async def test_content_is_escaped_for_telegram_html(fake: FakeBotAPI, engine: Engine) -> None:
+    import dataclasses
+
+    content = engine.content
+    topic = dataclasses.replace(content.topics["pagoda"], reply={"km": "A < B & C", "en": "A < B & C"})
+    odd = Engine(dataclasses.replace(content, topics={**content.topics, "pagoda": topic}), engine.semantic)
+    async with running(fake, odd) as errors:
+        fake.button(34, "t:pagoda")
+        [text] = await replies(fake, 34, 1)
+    assert text.startswith("A &lt; B &amp; C") and fake.sent(34)[0]["parse_mode"] == "HTML"
+    assert not errors
