@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.content import HELPLINE_ID, Content, Organization
+from bot.directory import area_note, hours_note, live_first, rank_by_province
 
 TELEGRAM_LIMIT = 4096
 # Room kept for the closing lines when a reply has to be shortened.
@@ -90,10 +91,7 @@ def _fit(reply: str, helpline: str) -> str:
 
 def _ranked_partners(content: Content, ids: Sequence[str], provinces: Sequence[str]) -> list[Organization]:
     """The topic's partners, those working in a province the user named first."""
-    orgs = [content.organizations[i] for i in ids if i in content.organizations]
-    if not provinces:
-        return orgs
-    return sorted(orgs, key=lambda o: not set(o.service_area) & set(provinces))
+    return rank_by_province((content.organizations[i] for i in ids if i in content.organizations), provinces)
 
 
 def _describe(content: Content, org: Organization, lang: str) -> str:
@@ -102,10 +100,11 @@ def _describe(content: Content, org: Organization, lang: str) -> str:
     if org.alternate_name and org.alternate_name not in name:
         name += f" ({org.alternate_name})"
     lines = [f"• {name}", f"  {org.description[lang]}"]
-    for contact in org.contacts:
+    for contact in live_first(org.contacts):
         label = contact.label.get(lang)
         icon = _CONTACT_ICONS.get(contact.type, "•")
         lines.append(f"  {icon} {contact.value}" + (f" — {label}" if label else ""))
     if not org.contacts:
         lines.append("  " + content.text("no_contact", lang))
+    lines += (f"  {note}" for note in (hours_note(content, org, lang), area_note(content, org, lang)) if note)
     return "\n".join(lines)
