@@ -229,7 +229,8 @@ def csv_rows(content: Content) -> Iterator[dict[str, str]]:
                 content.provinces[p].name["en"] for p in org.service_area if p in content.provinces),
             "hours": _hours_text(content, org),
             "languages": ", ".join(org.languages),
-            "ages": "–".join(str(a) if a is not None else "" for a in (org.min_age, org.max_age)),
+            "ages": "" if org.min_age is None and org.max_age is None else
+                    "–".join("" if a is None else str(a) for a in (org.min_age, org.max_age)),
         }
         for key, value in values.items():
             fact = facts.get(key)
