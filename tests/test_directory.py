@@ -199,8 +199,8 @@ def test_phone_and_chat_come_before_websites(engine: Engine) -> None:
     assert aple.index("092 311 511") < aple.index("aplecambodia.org")
 
 
-def _validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((HSDS_SCHEMAS / "organization.json").read_text(encoding="utf-8"))
+def _validator(name: str) -> jsonschema.protocols.Validator:
+    schema = json.loads((HSDS_SCHEMAS / f"{name}.json").read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
@@ -210,10 +210,13 @@ def test_hsds_export_validates_against_the_official_schema(copy: Path, tmp_path:
     result = _run(copy, "directory", "--format", "hsds", "--out", str(tmp_path / "out"))
     assert result.returncode == 0, result.stderr
     organizations = json.loads((tmp_path / "out" / "organizations.json").read_text(encoding="utf-8"))
-    validator = _validator()
+    organization, service = _validator("organization"), _validator("service")
     errors = [f"{o['name']}: {list(e.absolute_path)}: {e.message}" for o in organizations
-              for e in validator.iter_errors(o)]
+              for e in organization.iter_errors(o)]
+    errors += [f"{s['name']}: {list(e.absolute_path)}: {e.message}" for o in organizations
+               for s in o.get("services", []) for e in service.iter_errors(s)]
     assert errors == []
+    assert sum(len(o.get("services", [])) for o in organizations) == 23  # every partner but the two supporters
     assert (HSDS_SCHEMAS / "LICENSE").is_file()
 
 
