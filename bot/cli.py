@@ -1,4 +1,4 @@
-"""Command line: `helpline-bot [run|chat|classify|eval|check|stats]`.
+"""Command line: `helpline-bot [run|chat|classify|eval|check|directory|train|stats]`.
 
 With no command it starts the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the
 console chat otherwise, so one command always gives something to talk to.
@@ -7,6 +7,7 @@ console chat otherwise, so one command always gives something to talk to.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from bot.content import HELPLINE_NUMBER, ContentError, load
+from bot.directory import review, write
 from bot.engine import Engine, Hints, load_engine
 from bot.stats import add_stats_command
 
@@ -158,6 +160,23 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(("Semantic layer: " if status.model else "Semantic layer problem: ") + status.message)
     if status.missing or status.stale:
         return 1
+    warnings = review(content, dt.date.today())
+    for warning in warnings:
+        print(f"warning: {warning}")
+    if warnings:
+        print(f"{len(warnings)} warning(s)" + (": --strict makes them fail." if args.strict else
+                                               " (not failures; --strict makes them fail, for a pre-launch review)."))
+    return 1 if warnings and args.strict else 0
+
+
+def cmd_directory(args: argparse.Namespace) -> int:
+    """Export the directory: HSDS 3.0 JSON for other referral tools, or CSV for partners to review."""
+    try:
+        content = load()
+    except ContentError as exc:
+        print("\n".join(exc.problems), file=sys.stderr)
+        return 1
+    print(f"Wrote {write(content, args.format, Path(args.out))}")
     return 0
 
 
@@ -212,7 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--min-top1", type=float, default=0.0)
     ev.add_argument("--min-crisis-recall", type=float, default=0.0)
     ev.set_defaults(func=cmd_eval)
-    sub.add_parser("check", help="validate intents/, directory/ and the semantic heads").set_defaults(func=cmd_check)
+    check = sub.add_parser("check", help="validate intents/, directory/ and the semantic heads; warn on stale facts")
+    check.add_argument("--strict", action="store_true", help="warnings fail too (for a pre-launch review)")
+    check.set_defaults(func=cmd_check)
+    export = sub.add_parser("directory", help="export the partner directory (HSDS 3.0 JSON or CSV)")
+    export.add_argument("--format", choices=("hsds", "csv"), default="hsds")
+    export.add_argument("--out", required=True, help="folder to write into")
+    export.set_defaults(func=cmd_directory)
     sub.add_parser("train", help="fit the semantic heads on intents/examples/").set_defaults(func=cmd_train)
     add_stats_command(sub)
     return parser

@@ -17,12 +17,14 @@ from typing import Any
 import yaml
 
 from bot.matcher import Phrase, PhraseError, PhraseSet, compile_phrase, expand_phrase
-from bot.text import LanguageMarkers, normalise
+from bot.text import LanguageMarkers, is_khmer, normalise
 
 REPLY_LANGUAGES = ("km", "en")
 MATCH_LANGUAGES = ("km", "en", "kh-latn")
 ORG_KINDS = ("government", "un", "ngo", "helpline", "emergency", "supporter")
 CONTACT_TYPES = ("phone", "website", "telegram", "messenger", "email")
+PHONE_MODES = ("voice", "sms")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HELPLINE_NUMBER = "1280"
 HELPLINE_ID = "chc"
 # Texts every reply path needs; _texts.yaml must define each in km and en.
@@ -31,7 +33,7 @@ REQUIRED_TEXTS = (
     "partners_header", "no_contact", "check_in", "check_in_danger", "check_in_suicide",
     "check_in_safe", "clarify", "something_else", "counsellor_button", "more_button", "topics_button",
     "helpful_button", "not_meant_button", "thanks_feedback", "deep_link_intro", "bot_short_description",
-    "bot_description",
+    "bot_description", "hours", "open_now", "closed_now", "weekdays", "works_in",
 )
 # Telegram: inline button labels stay readable on a phone at this length; profile texts have limits.
 LABEL_MAX = 24
@@ -58,11 +60,49 @@ class Contact:
     label: Localised
     source: str
     checked: dt.date
+    modes: tuple[str, ...] = ()  # for a phone: "voice", "sms"; empty when the source does not say
+
+    @property
+    def live(self) -> bool:
+        """A way to reach a person now (a phone or a chat), as opposed to a website or an email."""
+        return self.type in ("phone", "telegram", "messenger")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """Where one fact about an organisation was seen, and when: `key` names it (e.g. "hours")."""
+
+    key: str
+    source: str
+    checked: dt.date
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Opening times on some weekdays, in Cambodia's time (UTC+7, no daylight saving)."""
+
+    days: tuple[str, ...]
+    opens: dt.time
+    closes: dt.time
+
+
+@dataclass(frozen=True)
+class Hours:
+    """When a service is open: always (24/7) or in weekly slots, with a note on public holidays."""
+
+    always: bool
+    slots: tuple[Slot, ...]
+    holidays: Localised
 
 
 @dataclass(frozen=True)
 class Organization:
-    """A partner or service in the directory (HSDS organization + service_area)."""
+    """A partner or service in the directory (HSDS organization + service, service_area, schedule).
+
+    Each fact beyond the name (area, hours, languages, ages, each contact) carries its own
+    source and checked date in `facts` or in the contact, so a stale fact can be found.
+    An empty `service_area` with `national` false means the area is not known.
+    """
 
     id: str
     name: Localised
@@ -72,6 +112,12 @@ class Organization:
     topics: tuple[str, ...]
     service_area: tuple[str, ...]
     contacts: tuple[Contact, ...]
+    national: bool = False
+    hours: Hours | None = None
+    languages: tuple[str, ...] = ()
+    min_age: int | None = None
+    max_age: int | None = None
+    facts: tuple[Fact, ...] = ()
 
     @property
     def referable(self) -> bool:
@@ -81,10 +127,11 @@ class Organization:
 
 @dataclass(frozen=True)
 class Province:
-    """A province, with the names people type for it."""
+    """A province, with the names people type for it; `code` is its official (MEF) code."""
 
     id: str
     name: Localised
+    code: str = ""
 
 
 @dataclass(frozen=True)
@@ -257,6 +304,10 @@ def load(root: Path | None = None) -> Content:
             if HELPLINE_NUMBER not in text:
                 texts_file.problem(f"{key}.{lang}", f"must contain {HELPLINE_NUMBER}")
 
+    for lang, days in texts.get("weekdays", {}).items():
+        if len(days.split()) != len(WEEKDAYS):
+            texts_file.problem(f"weekdays.{lang}", "must name the 7 days, Monday first, separated by spaces")
+
     lang_file = _Reader(root, root / "intents" / "_languages.yaml", problems)
     markers = LanguageMarkers(
         english=frozenset(w.casefold() for w in lang_file.strings(lang_file.data, "en", "")),
@@ -385,19 +436,16 @@ def _load_organizations(root: Path, problems: list[str]) -> dict[str, Organizati
         kind = reader.get(entry, "kind", path, str)
         if kind is not None and kind not in ORG_KINDS:
             reader.problem(f"{path}.kind", f"'{kind}' is not one of {', '.join(ORG_KINDS)}")
-        contacts = []
-        for j, raw in enumerate(reader.get(entry, "contacts", path, list, []) or []):
-            where = f"{path}.contacts[{j}]"
-            ctype = reader.get(raw, "type", where, str)
-            if ctype is not None and ctype not in CONTACT_TYPES:
-                reader.problem(f"{where}.type", f"'{ctype}' is not one of {', '.join(CONTACT_TYPES)}")
-            value = reader.get(raw, "value", where, (str, int))
-            source = reader.get(raw, "source", where, str)
-            checked = reader.get(raw, "checked", where, dt.date)
-            contacts.append(Contact(
-                type=ctype or "", value=str(value or ""), label=reader.localised(raw, "label", where, required=False),
-                source=source or "", checked=checked or dt.date.min,
-            ))
+        contacts = [_read_contact(reader, raw, f"{path}.contacts[{j}]")
+                    for j, raw in enumerate(reader.get(entry, "contacts", path, list, []) or [])]
+        facts: list[Fact] = []
+        area, national = _read_area(reader, entry, path, facts)
+        ages = _read_fact(reader, entry, "ages", path, facts) or {}
+        min_age = reader.get(ages, "min", f"{path}.ages", int, None)
+        max_age = reader.get(ages, "max", f"{path}.ages", int, None)
+        if ages and min_age is None and max_age is None:
+            reader.problem(f"{path}.ages", "give min, max or both (whole years)")
+        languages = _read_fact(reader, entry, "languages", path, facts) or {}
         org = Organization(
             id=org_id or "",
             name=reader.localised(entry, "name", path),
@@ -405,14 +453,100 @@ def _load_organizations(root: Path, problems: list[str]) -> dict[str, Organizati
             kind=kind or "",
             description=reader.localised(entry, "description", path),
             topics=tuple(reader.strings(entry, "topics", path)),
-            service_area=tuple(reader.strings(entry, "service_area", path)),
+            service_area=area,
             contacts=tuple(contacts),
+            national=national,
+            hours=_read_hours(reader, entry, path, facts),
+            languages=tuple(reader.strings(languages, "codes", f"{path}.languages")),
+            min_age=min_age,
+            max_age=max_age,
+            facts=tuple(facts),
         )
         if org.kind == "supporter" and (org.topics or org.contacts):
             reader.problem(path, "a supporter has no topics and no contacts: it is never offered as a referral")
         if org_id:
             organizations[org_id] = org
     return organizations
+
+
+def _read_contact(reader: _Reader, raw: Any, where: str) -> Contact:
+    ctype = reader.get(raw, "type", where, str)
+    if ctype is not None and ctype not in CONTACT_TYPES:
+        reader.problem(f"{where}.type", f"'{ctype}' is not one of {', '.join(CONTACT_TYPES)}")
+    modes = reader.strings(raw, "modes", where)
+    for mode in modes:
+        if mode not in PHONE_MODES or ctype != "phone":
+            reader.problem(f"{where}.modes", f"'{mode}': a phone's modes are {', '.join(PHONE_MODES)}")
+    value = reader.get(raw, "value", where, (str, int))
+    source = reader.get(raw, "source", where, str)
+    checked = reader.get(raw, "checked", where, dt.date)
+    return Contact(
+        type=ctype or "", value=str(value or ""), label=reader.localised(raw, "label", where, required=False),
+        source=source or "", checked=checked or dt.date.min, modes=tuple(modes),
+    )
+
+
+def _read_fact(reader: _Reader, entry: Any, key: str, path: str, facts: list[Fact]) -> dict[str, Any] | None:
+    """An optional block of facts with its own `source` and `checked`; None when absent."""
+    block: dict[str, Any] | None = reader.get(entry, key, path, dict, None)
+    if block is None:
+        return None
+    source = reader.get(block, "source", f"{path}.{key}", str)
+    checked = reader.get(block, "checked", f"{path}.{key}", dt.date)
+    facts.append(Fact(key=key, source=source or "", checked=checked or dt.date.min))
+    return block
+
+
+def _read_area(reader: _Reader, entry: Any, path: str, facts: list[Fact]) -> tuple[tuple[str, ...], bool]:
+    """`service_area`: {provinces: [...]} or {national: true}, with source and checked.
+
+    The older plain list of province ids is still read (without a source, which `check` reports).
+    """
+    if isinstance(entry, dict) and isinstance(entry.get("service_area"), list):
+        return tuple(reader.strings(entry, "service_area", path)), False
+    block = _read_fact(reader, entry, "service_area", path, facts)
+    if block is None:
+        return (), False
+    provinces = tuple(reader.strings(block, "provinces", f"{path}.service_area"))
+    national = reader.get(block, "national", f"{path}.service_area", bool, False) or False
+    if national == bool(provinces):
+        reader.problem(f"{path}.service_area", "give either provinces or national: true")
+    return provinces, national
+
+
+def _read_hours(reader: _Reader, entry: Any, path: str, facts: list[Fact]) -> Hours | None:
+    """`hours`: open: "24/7", or weekly slots {days, opens, closes} in Cambodia's time."""
+    block = _read_fact(reader, entry, "hours", path, facts)
+    if block is None:
+        return None
+    where = f"{path}.hours"
+    always = reader.get(block, "open", where, str, "") == "24/7"
+    if "open" in block and not always:
+        reader.problem(f"{where}.open", "the only value is \"24/7\"; give weekly slots otherwise")
+    slots = []
+    for k, raw in enumerate(reader.get(block, "weekly", where, list, []) or []):
+        at = f"{where}.weekly[{k}]"
+        days = reader.strings(raw, "days", at)
+        for day in days:
+            if day not in WEEKDAYS:
+                reader.problem(f"{at}.days", f"'{day}' is not one of {', '.join(WEEKDAYS)}")
+        opens, closes = _time(reader, raw, "opens", at), _time(reader, raw, "closes", at)
+        if opens and closes:
+            if opens >= closes:
+                reader.problem(at, "opens must be before closes")
+            slots.append(Slot(days=tuple(days), opens=opens, closes=closes))
+    if always == bool(slots):
+        reader.problem(where, "give either open: \"24/7\" or weekly slots")
+    return Hours(always=always, slots=tuple(slots), holidays=reader.localised(block, "holidays", where, False))
+
+
+def _time(reader: _Reader, node: Any, key: str, path: str) -> dt.time | None:
+    text = reader.get(node, key, path, str)
+    try:
+        return dt.time.fromisoformat(text) if text is not None else None
+    except ValueError:
+        reader.problem(f"{path}.{key}", f"'{text}' is not a time like \"08:00\" (in quotes)")
+        return None
 
 
 def _load_classes(root: Path, problems: list[str]) -> dict[str, list[str]]:
@@ -422,17 +556,53 @@ def _load_classes(root: Path, problems: list[str]) -> dict[str, list[str]]:
 
 
 def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province], list[Phrase]]:
+    """Provinces and the phrases that name them: our spellings, the official names, the districts.
+
+    The official names are the Ministry of Economy and Finance list in places.yaml. The
+    provincial town is recognised alone (unless its name is short: "Suong" is also "song",
+    a monk); other districts only with a word that says
+    "district" (ស្រុកពួក, "Puok district", "srok Puok"), because many of them are also
+    everyday words (ពួក "group", សំបូរ "plenty"). A name two provinces share is left out.
+    """
+    places = _Reader(root, root / "directory" / "places.yaml", problems)
+    official = places.get(places.data, "provinces", "", dict, {}) or {}
     reader = _Reader(root, root / "directory" / "provinces.yaml", problems)
     provinces: dict[str, Province] = {}
-    phrases: list[Phrase] = []
+    names: dict[str, set[str]] = {}
     for i, entry in enumerate(reader.get(reader.data, "provinces", "", list) or []):
         province_id = reader.get(entry, "id", f"provinces[{i}]", str)
         if not province_id:
             continue
         name = reader.localised(entry, "name", province_id)
-        provinces[province_id] = Province(id=province_id, name=name)
-        names = [*name.values(), *reader.strings(entry, "aliases", province_id),
-                 *reader.strings(entry, "km_aliases", province_id)]
-        phrases += (compile_phrase(province_id, n, role="province") for n in names)
+        code = reader.get(entry, "code", province_id, str, "") or ""
+        provinces[province_id] = Province(id=province_id, name=name, code=code)
+        own = {*name.values(), *reader.strings(entry, "aliases", province_id),
+               *reader.strings(entry, "km_aliases", province_id)}
+        if code and code not in official:
+            reader.problem(f"{province_id}.code", f"'{code}' is not a province code in directory/places.yaml")
+        elif code:
+            own |= set(places.localised(official[code], "name", code).values())
+            districts = places.get(official[code], "districts", code, dict, {}) or {}
+            capital = reader.get(entry, "capital", province_id, str, "") or ""
+            if capital and capital not in districts:
+                reader.problem(f"{province_id}.capital", f"'{capital}' is not a district of province {code}")
+            for district_code in districts:
+                found = places.localised(districts, district_code, f"{code}.districts")
+                khmer, english = found.get("km", "").replace(" ", ""), found.get("en", "")
+                if district_code == capital:  # a short town name alone is too easily another word
+                    own |= {n for n in (khmer, english) if len(n) >= (4 if is_khmer(n) else 6)}
+                own |= _district_names(khmer, english)
+        names[province_id] = {" ".join(normalise(n).split()) for n in own}
+    owners: dict[str, set[str]] = {}
+    for province_id, own in names.items():
+        for n in own:
+            owners.setdefault(n, set()).add(province_id)
+    phrases = [compile_phrase(province_id, n, role="province")
+               for province_id, own in names.items() for n in sorted(own) if len(owners[n]) == 1]
     return provinces, phrases
 
+
+def _district_names(khmer: str, english: str) -> set[str]:
+    """A district's name as people write it with the word for district before or after it."""
+    return {*(f"{word}{khmer}" for word in ("ស្រុក", "ខណ្ឌ", "ក្រុង")),
+            f"{english} district", *(f"{word} {english}" for word in ("srok", "khan", "krong"))}

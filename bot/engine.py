@@ -122,7 +122,9 @@ class Engine:
         readable = self.semantic is not None and hints.topic is None and self._readable(tokens)
         reading = self.semantic.read(normalised) if self.semantic and readable else None
         # A plain "help me", "sos", "I'm scared" with no topic the phrases know asks "Are you safe?".
-        check_in = not kinds and not intents and urgency.distress and not self._off_topic(reading)
+        # ("Where can I get help in Battambang?" names a place: a question, not a cry.)
+        check_in = not kinds and not intents and urgency.distress and not by_role["province"] \
+            and not self._off_topic(reading)
         choices: tuple[str, ...] = ()
         if reading is not None:
             # Danger only inferred ("...hits me, he's home now") and the heads find it unlikely

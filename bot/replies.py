@@ -14,13 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.content import HELPLINE_ID, Content, Organization
+from bot.directory import area_note, hours_note, live_first, rank_by_province
 
 TELEGRAM_LIMIT = 4096
 LEAD_PARTNERS = 2
-# A partner's contacts, most usable first: a child in trouble can call or chat now, not browse.
-_CONTACT_ORDER = ("phone", "telegram", "messenger", "email", "website")
 _CONTACTS_SHOWN = 2
-_NOW = ("phone", "telegram", "messenger")
 _CONTACT_ICONS = {"phone": "☎", "website": "🌐", "telegram": "✈", "messenger": "💬", "email": "✉"}
 
 
@@ -143,7 +141,7 @@ def lead_partners(content: Content, ids: Sequence[str], provinces: Sequence[str]
     named, then those a child can call or chat with now (the helpline has its own line;
     partners with only a website wait behind "More organisations")."""
     return [o for o in _ranked(content, ids, provinces) if o.id != HELPLINE_ID and (
-        set(o.service_area) & set(provinces) or any(c.type in _NOW for c in o.contacts))][:LEAD_PARTNERS]
+        set(o.service_area) & set(provinces) or any(c.live for c in o.contacts))][:LEAD_PARTNERS]
 
 
 def _reply(parts: _Parts, helpline: str, named: Sequence[str], content: Content) -> Reply:
@@ -163,10 +161,7 @@ def _fit(reply: str, helpline: str) -> str:
 
 def _ranked(content: Content, ids: Sequence[str], provinces: Sequence[str]) -> list[Organization]:
     """The topic's partners, those working in a province the user named first."""
-    orgs = [content.organizations[i] for i in ids if i in content.organizations]
-    if not provinces:
-        return orgs
-    return sorted(orgs, key=lambda o: not set(o.service_area) & set(provinces))
+    return rank_by_province((content.organizations[i] for i in ids if i in content.organizations), provinces)
 
 
 def _describe(content: Content, org: Organization, lang: str,
@@ -176,12 +171,12 @@ def _describe(content: Content, org: Organization, lang: str,
     if org.alternate_name and org.alternate_name not in name:
         name += f" ({org.alternate_name})"
     runs: list[str | tuple[str, bool]] = ["• ", (name, True), f"\n  {_first_sentence(org.description[lang])}"]
-    usable = sorted(org.contacts, key=lambda c: _CONTACT_ORDER.index(c.type) if c.type in _CONTACT_ORDER else 99)
-    for contact in usable[:contacts]:
+    for contact in live_first(org.contacts)[:contacts]:
         label = contact.label.get(lang)
         runs.append(f"\n  {_CONTACT_ICONS.get(contact.type, '•')} {contact.value}" + (f" — {label}" if label else ""))
     if not org.contacts:
         runs.append("\n  " + content.text("no_contact", lang))
+    runs += (f"\n  {note}" for note in (hours_note(content, org, lang), area_note(content, org, lang)) if note)
     return runs
 
 

@@ -118,7 +118,7 @@ def test_unknown_topic_in_partner(copy: Path) -> None:
 
 
 def test_unknown_province_in_service_area(copy: Path) -> None:
-    _edit(copy / "directory" / "partners.yaml", "service_area: [battambang]", "service_area: [atlantis]")
+    _edit(copy / "directory" / "partners.yaml", "provinces: [battambang]", "provinces: [atlantis]")
     assert "directory/partners.yaml: cct.service_area: unknown province 'atlantis'" in _problems(copy)
 
 
