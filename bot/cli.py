@@ -1,4 +1,4 @@
-"""Command line: `helpline-bot [run|chat|classify|eval|check|stats]`.
+"""Command line: `helpline-bot [run|chat|classify|eval|check|health|stats]`.
 
 With no command it starts the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the
 console chat otherwise, so one command always gives something to talk to.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.content import ContentError, load
 from bot.engine import Engine, Hints, load_engine
+from bot.health import DEFAULT_MAX_AGE
 from bot.stats import add_stats_command
 
 
@@ -158,6 +159,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(engine_or_exit())
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the running bot fetched updates from Telegram within --max-age seconds (see bot/health.py)."""
+    from bot.health import age, heartbeat_path
+    from bot.usage import default_db_path
+
+    path = heartbeat_path(default_db_path())
+    seconds = age(path)
+    if seconds is None:
+        print(f"Not receiving updates: no heartbeat yet ({path}).")
+        return 1
+    if seconds > args.max_age:
+        print(f"Not receiving updates: the last answer from Telegram was {seconds:.0f} s ago ({path}).")
+        return 1
+    print(f"Receiving updates: the last answer from Telegram was {seconds:.0f} s ago.")
+    return 0
+
+
 def cmd_default(args: argparse.Namespace) -> int:
     """Telegram when a token is set, the console chat otherwise."""
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
@@ -180,6 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=cmd_eval)
     sub.add_parser("check", help="validate intents/, directory/ and the semantic heads").set_defaults(func=cmd_check)
     sub.add_parser("train", help="fit the semantic heads on intents/examples/").set_defaults(func=cmd_train)
+    health = sub.add_parser("health", help="exit 0 when the running bot is receiving updates (for health checks)")
+    health.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE,
+                        help=f"seconds without an answer from Telegram that mean down (default {DEFAULT_MAX_AGE:.0f})")
+    health.set_defaults(func=cmd_health)
     add_stats_command(sub)
     return parser
 
