@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.content import ContentError, load
+from bot.content import ContentError, default_root, load
 from bot.engine import Engine, Hints, load_engine
 from bot.health import DEFAULT_MAX_AGE
 from bot.stats import add_stats_command
@@ -112,8 +112,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bot.examples import load_examples
     from bot.semantic import load_semantic
 
+    root = default_root()
+    print(f"Checking the content in {root}"
+          + (" (HELPLINE_CONTENT_DIR)" if os.environ.get("HELPLINE_CONTENT_DIR") else "") + ":")
     try:
-        content = load()
+        content = load(root)
         examples = load_examples(content.root, content.topics)
     except ContentError as exc:
         for problem in exc.problems:
@@ -121,8 +124,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) found.")
         return 1
     print(f"Content OK: {len(content.topics)} topics, {len(content.organizations)} organisations, "
-          f"{len(content.phrases.phrases)} phrases, {len(examples)} examples, {len(content.provinces)} provinces "
-          f"({content.root}).")
+          f"{len(content.phrases.phrases)} phrases, {len(examples)} examples, {len(content.provinces)} provinces.")
     status = load_semantic(content.root)
     print(("Semantic layer: " if status.model else "Semantic layer problem: ") + status.message)
     if status.missing or status.stale:
