@@ -41,6 +41,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest
@@ -58,6 +59,10 @@ log = logging.getLogger(__name__)
 
 # Telegram lets a bot delete messages for 48 hours; we remember ids (in memory only) that long.
 DELETE_WINDOW = dt.timedelta(hours=48)
+# A chat's state (message ids for /clear, the language chosen) is forgotten after this long
+# idle: the ids are useless by then, and memory must not grow with every chat ever seen.
+FORGET_IDLE = DELETE_WINDOW
+_FORGET_CHECK_EVERY = 3600.0
 _MAX_REMEMBERED = 500
 _NETWORK_RETRIES = 5
 # Telegram: about one message a second per private chat; short bursts of a few are fine.
@@ -237,8 +242,12 @@ class HelplineBot:
     """The conversation: handlers that turn updates into engine replies."""
 
     def __init__(self, engine: Engine, usage: UsageLog | None, keyring: Keyring | None,
-                 staff_ids: frozenset[int] = frozenset(), order: PerChatOrder | None = None) -> None:
+                 staff_ids: frozenset[int] = frozenset(), order: PerChatOrder | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.order = order or PerChatOrder(1)
+        self.clock = clock
+        self._seen: dict[int, float] = {}  # chat and user ids -> last update (memory only)
+        self._forget_checked = clock()
         self.engine = engine
         self.content: Content = engine.content
         self.usage = usage
@@ -331,6 +340,35 @@ class HelplineBot:
         self.record(update, kind, response, lang)
 
     # ---- handlers ------------------------------------------------------------------
+
+    async def note(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Before any handler: note when each chat and user was last seen; hourly, forget the idle ones."""
+        now = self.clock()
+        if isinstance(update, Update):
+            if update.effective_chat is not None:
+                self._seen[update.effective_chat.id] = now
+            if update.effective_user is not None:
+                self._seen[update.effective_user.id] = now
+        if now - self._forget_checked >= _FORGET_CHECK_EVERY:
+            self._forget_checked = now
+            self.forget_idle(context.application, now)
+
+    def forget_idle(self, app: Application[Any, Any, Any, Any, Any, Any], now: float) -> int:
+        """Drop chat_data and user_data of chats and users idle for FORGET_IDLE; returns how many ids."""
+        cutoff = now - FORGET_IDLE.total_seconds()
+        idle = [ident for ident, seen in self._seen.items() if seen < cutoff]
+        for ident in idle:
+            del self._seen[ident]
+            app.drop_chat_data(ident)
+            app.drop_user_data(ident)
+        if app.persistence is None:
+            # PTB notes every chat and user id "for persistence" and, without one, never lets go.
+            for name in ("_chat_ids_to_be_updated_in_persistence", "_user_ids_to_be_updated_in_persistence",
+                         "_chat_ids_to_be_deleted_in_persistence", "_user_ids_to_be_deleted_in_persistence"):
+                getattr(app, name).clear()
+        if idle:
+            log.info("forgot the state of %d chats and users idle for %s", len(idle), FORGET_IDLE)
+        return len(idle)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Bilingual welcome and menu; `/start <topic>` deep links open that topic."""
@@ -453,6 +491,7 @@ class HelplineBot:
         """Wire the handlers; the first whose filter fits an update handles it."""
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES
         groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGES
+        app.add_handler(TypeHandler(object, self.note), group=-1)
         # Most updates are private free text: checked first, so they pass one filter, not ten.
         app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.text_message))
         app.add_handler(CommandHandler("start", self.start, filters=private))
@@ -497,18 +536,20 @@ def build_application(
     request: BaseRequest | None = None,
     rate_limited: bool = True,
     watch: Watch | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The real python-telegram-bot Application, with resources opened and closed in one place.
 
     `request` (an offline request layer) and `rate_limited=False` let benchmarks run it unthrottled;
-    a `watch` sees every answer of the Bot API (heartbeat, rejected token).
+    a `watch` sees every answer of the Bot API (heartbeat, rejected token); `clock` lets tests
+    and benchmarks move time on to see idle chats forgotten.
     """
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if usage is not None:
             await usage.start()
         await set_commands(app)
-        bots.append(HelplineBot(engine, usage, keyring, staff_ids, order))
+        bots.append(HelplineBot(engine, usage, keyring, staff_ids, order, clock))
         bots[-1].register(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:

@@ -21,7 +21,8 @@ from bot.training import train, write
 ROOT = Path(__file__).resolve().parent.parent
 HELPLINE = "1280"
 # Every labelled evaluation set the project has: none of their texts may be a training example.
-EVAL_SETS = [*sorted((ROOT / "tests" / "data").glob("*.jsonl")), *sorted((ROOT / "benchmarks" / "data").glob("*.jsonl"))]
+EVAL_SETS = [*sorted((ROOT / "tests" / "data").glob("*.jsonl")),
+             *sorted((ROOT / "benchmarks" / "data").glob("*.jsonl"))]
 
 
 def test_no_evaluation_text_is_a_training_example(content: Content) -> None:

@@ -371,3 +371,23 @@ async def test_the_self_harm_button_gives_the_urgent_line_first(fake: FakeBotAPI
         fake.button(22, "t:self_harm")
         [text] = await replies(fake, 22, 1)
     assert text.startswith(engine.content.text("crisis_suicide", "km"))
+
+
+async def test_the_state_of_a_chat_idle_for_48_hours_is_forgotten(fake: FakeBotAPI, engine: Engine) -> None:
+    """Per-chat memory (the language chosen, message ids for /clear) does not grow with every chat ever seen."""
+    now = [0.0]
+    async with running(fake, engine, clock=lambda: now[0]) as errors:
+        fake.button(40, "l:en")
+        await replies(fake, 40, 1)
+        fake.message(40, "គ្រូវាយខ្ញុំ")
+        assert "Ministry of Education" in (await replies(fake, 40, 2))[1]  # the choice is kept
+        now[0] += 49 * 3600
+        fake.message(41, "hello")  # any update after an hour looks for idle chats
+        await replies(fake, 41, 1)
+        fake.message(40, "គ្រូវាយខ្ញុំ")
+        assert "ក្រសួងអប់រំ" in (await replies(fake, 40, 3))[2]  # forgotten: the message's own language
+        fake.message(40, "/clear")
+        await replies(fake, 40, 4)
+    deleted = [i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]]
+    assert len(deleted) == 3  # only the last message, its reply and /clear: older ids went with the chat
+    assert not errors
