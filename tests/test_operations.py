@@ -108,3 +108,25 @@ def test_nothing_depends_on_a_folder_beside_the_repository() -> None:
     for path in [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("directory/*.md")]:
         outside += [f"{path.name}: {m}" for m in re.findall(r"\]\(\.\./\S+", path.read_text("utf-8"))]  # links
     assert not outside, outside
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    found = (re.match(r"([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==([^\s;\\]+)", line.strip()) for line in lines)
+    return {m.group(1).lower().replace("_", "-"): m.group(2) for m in found if m}
+
+
+def test_the_lock_file_pins_every_runtime_dependency_with_hashes() -> None:
+    """The image and the systemd install use requirements.lock: it must agree with pyproject.toml."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lock = (ROOT / "requirements.lock").read_text(encoding="utf-8")
+    locked = _pins(lock.splitlines())
+    stale = {name: version for name, version in _pins(project["dependencies"]).items() if locked.get(name) != version}
+    assert not stale, f"run `bash scripts/lock.sh`: {stale}"
+    body = "\n".join(line for line in lock.splitlines() if not line.lstrip().startswith("#"))
+    entries = re.split(r"\n(?=[A-Za-z])", body.strip())
+    assert len(entries) > len(project["dependencies"])  # transitive ones too
+    assert all("--hash=sha256:" in entry for entry in entries), [e for e in entries if "--hash" not in e]
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "RUN pip install --no-cache-dir --require-hashes -r /src/requirements.lock" in dockerfile
