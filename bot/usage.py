@@ -576,7 +576,7 @@ def _private_file(path: Path) -> None:
         mode = os.fstat(fd).st_mode & 0o777
         if mode & 0o077:
             os.fchmod(fd, mode & 0o700)
-            log.warning("usage log: %s was readable by others (mode %o); now readable by the bot only", path, mode)
+            log.info("usage log: %s was readable by others (mode %o); now readable by the bot only", path, mode)
     finally:
         os.close(fd)
 
