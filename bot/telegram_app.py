@@ -708,7 +708,8 @@ async def _stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
             if app.running:
                 await app.stop()
     except TimeoutError:
-        log.warning("stopped before every update in hand was answered")
+        log.warning("stopping: %d fetched updates (and those in progress) left unanswered",
+                    max(app.update_queue.qsize() - 1, 0))  # less the stop signal
     with contextlib.suppress(Exception):
         await app.shutdown()
     if app.post_shutdown is not None:
