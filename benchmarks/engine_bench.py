@@ -45,7 +45,7 @@ from bot.semantic import load_semantic  # noqa: E402
 TARGET_P99_MS = 1.0
 TARGET_SEMANTIC_P99_MS = 50.0
 TARGET_WORST_MS = 100.0
-DEFAULT_EVAL = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+DEFAULT_EVAL = ROOT / "tests" / "data" / "dev.jsonl"
 
 
 def read_messages(path: Path) -> list[tuple[str, str]]:

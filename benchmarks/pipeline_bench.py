@@ -75,7 +75,7 @@ class OfflineRequest(BaseRequest):
 
 
 def updates(app: Application[Any, Any, Any, Any, Any, Any], count: int, chats: int) -> list[Update]:
-    texts = [json.loads(line)["text"] for line in (ROOT.parent / "shared/eval/dev.jsonl").read_text().splitlines()]
+    texts = [json.loads(line)["text"] for line in (ROOT / "tests/data/dev.jsonl").read_text().splitlines()]
     out = []
     for i in range(count):
         chat = 10_000 + i % chats

@@ -1,4 +1,4 @@
-"""Command line: `helpline-bot [run|chat|classify|eval|check|directory|train|stats]`.
+"""Command line: `helpline-bot [run|chat|classify|eval|check|health|directory|train|stats]`.
 
 With no command it starts the Telegram bot when TELEGRAM_BOT_TOKEN is set, and the
 console chat otherwise, so one command always gives something to talk to.
@@ -14,9 +14,10 @@ import os
 import sys
 from pathlib import Path
 
-from bot.content import HELPLINE_NUMBER, ContentError, load
+from bot.content import HELPLINE_NUMBER, ContentError, default_root, load
 from bot.directory import review, write
 from bot.engine import Engine, Hints, load_engine
+from bot.health import DEFAULT_MAX_AGE
 from bot.stats import add_stats_command
 
 
@@ -145,8 +146,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bot.examples import load_examples
     from bot.semantic import load_semantic
 
+    root = default_root()
+    print(f"Checking the content in {root}"
+          + (" (HELPLINE_CONTENT_DIR)" if os.environ.get("HELPLINE_CONTENT_DIR") else "") + ":")
     try:
-        content = load()
+        content = load(root)
         examples = load_examples(content.root, content.topics)
     except ContentError as exc:
         for problem in exc.problems:
@@ -154,8 +158,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{len(exc.problems)} problem(s) found.")
         return 1
     print(f"Content OK: {len(content.topics)} topics, {len(content.organizations)} organisations, "
-          f"{len(content.phrases.phrases)} phrases, {len(examples)} examples, {len(content.provinces)} provinces "
-          f"({content.root}).")
+          f"{len(content.phrases.phrases)} phrases, {len(examples)} examples, {len(content.provinces)} provinces.")
     status = load_semantic(content.root)
     print(("Semantic layer: " if status.model else "Semantic layer problem: ") + status.message)
     if status.missing or status.stale:
@@ -209,6 +212,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(engine_or_exit())
 
 
+def cmd_health(args: argparse.Namespace) -> int:
+    """Exit 0 when the running bot fetched updates from Telegram within --max-age seconds (see bot/health.py)."""
+    from bot.health import age, heartbeat_path
+    from bot.usage import default_db_path
+
+    path = heartbeat_path(default_db_path())
+    seconds = age(path)
+    if seconds is None:
+        print(f"Not receiving updates: no heartbeat yet ({path}).")
+        return 1
+    if seconds > args.max_age:
+        print(f"Not receiving updates: the last answer from Telegram was {seconds:.0f} s ago ({path}).")
+        return 1
+    print(f"Receiving updates: the last answer from Telegram was {seconds:.0f} s ago.")
+    return 0
+
+
 def cmd_default(args: argparse.Namespace) -> int:
     """Telegram when a token is set, the console chat otherwise."""
     if os.environ.get("TELEGRAM_BOT_TOKEN"):
@@ -239,6 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, help="folder to write into")
     export.set_defaults(func=cmd_directory)
     sub.add_parser("train", help="fit the semantic heads on intents/examples/").set_defaults(func=cmd_train)
+    health = sub.add_parser("health", help="exit 0 when the running bot is receiving updates (for health checks)")
+    health.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE,
+                        help=f"seconds without an answer from Telegram that mean down (default {DEFAULT_MAX_AGE:.0f})")
+    health.set_defaults(func=cmd_health)
     add_stats_command(sub)
     return parser
 

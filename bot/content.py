@@ -200,13 +200,22 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+class _Unreadable(str):
+    """A file that could not be read at all: every other problem may only be a consequence of it."""
+
+
 class _Reader:
-    """Reads one YAML file, recording problems as 'file: key: what is wrong'."""
+    """Reads one YAML file, recording problems as 'file: key: what is wrong'.
+
+    A file that is not valid YAML (or not UTF-8) gets that one problem and no more: what it
+    lacks ("is required") is a consequence, not news, and would bury the line to fix.
+    """
 
     def __init__(self, root: Path, path: Path, problems: list[str]) -> None:
         self.name = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
         self.problems = problems
         self.data: Any = None
+        self.unreadable = False
         try:
             with path.open(encoding="utf-8") as handle:
                 self.data = yaml.load(handle, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
@@ -215,12 +224,17 @@ class _Reader:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            self.problem("", f"{where}not valid YAML ({getattr(exc, 'problem', exc)})")
+            self._unreadable(f"{where}not valid YAML ({getattr(exc, 'problem', exc)})")
         except UnicodeDecodeError:
-            self.problem("", "not UTF-8 text")
+            self._unreadable("not UTF-8 text")
+
+    def _unreadable(self, message: str) -> None:
+        self.problems.append(_Unreadable(f"{self.name}: {message}"))
+        self.unreadable = True
 
     def problem(self, key: str, message: str) -> None:
-        self.problems.append(f"{self.name}: {key + ': ' if key else ''}{message}")
+        if not self.unreadable:
+            self.problems.append(f"{self.name}: {key + ': ' if key else ''}{message}")
 
     def get(self, node: Any, key: str, path: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         """node[key] checked against `kind`; records a problem and returns None when wrong."""
@@ -363,6 +377,8 @@ def load(root: Path | None = None) -> Content:
     if chc is None or not any(c.value == HELPLINE_NUMBER for c in chc.contacts):
         problems.append(f"directory/partners.yaml: {HELPLINE_ID}: must exist with the phone {HELPLINE_NUMBER}")
     topics = dict(sorted(topics.items(), key=lambda item: (item[1].order, item[0])))
+    if unreadable := [str(p) for p in problems if isinstance(p, _Unreadable)]:
+        raise ContentError(unreadable)  # what other files miss because of them would only confuse
     if problems:
         raise ContentError(problems)
     phrase_set = PhraseSet(phrases)
@@ -385,8 +401,7 @@ def load(root: Path | None = None) -> Content:
 def _read_topic(reader: _Reader, organizations: Mapping[str, Organization]) -> Topic | None:
     data = reader.data
     if not isinstance(data, dict):
-        if data is not None or not reader.problems:
-            reader.problem("", "must be a mapping of keys (id, title, reply, ...)")
+        reader.problem("", "must be a mapping of keys (id, title, reply, ...)")
         return None
     topic_id = reader.get(data, "id", "", str)
     expected = Path(reader.name).stem

@@ -1,4 +1,4 @@
-"""Scoring the engine on a labelled JSONL file (format of shared/eval/dev.jsonl)."""
+"""Scoring the engine on a labelled JSONL file (format of tests/data/dev.jsonl)."""
 
 from __future__ import annotations
 

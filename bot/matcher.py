@@ -25,6 +25,8 @@ from bot.text import is_khmer, normalise, segment_khmer
 MAX_GAP = 3
 MAX_COMBINATIONS = 2000
 _WORD_CACHE = 65536
+# Only words this short are cached, so the cache is bounded in bytes too (see bot/text.py).
+_CACHED_WORD = 24
 # Longest Khmer part, in segmenter words, that we try to assemble at one position.
 _MAX_KHMER_SPAN = 8
 _FUZZY_MIN_LEN = 5
@@ -199,7 +201,8 @@ class PhraseSet:
                     if joined in self._khmer:
                         hits[joined].append((i, j + 1))
             else:
-                for part in self._word_parts(token, variants):
+                cached = len(token) <= _CACHED_WORD
+                for part in (self._word_parts if cached else self._latin_parts)(token, variants):
                     hits[part].append((i, i + 1))
         return hits
 

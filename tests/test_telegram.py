@@ -436,3 +436,24 @@ async def test_content_is_escaped_for_telegram_html(fake: FakeBotAPI, engine: En
         [text] = await replies(fake, 34, 1)
     assert text.startswith("A &lt; B &amp; C") and fake.sent(34)[0]["parse_mode"] == "HTML"
     assert not errors
+
+
+async def test_the_state_of_a_chat_idle_for_48_hours_is_forgotten(fake: FakeBotAPI, engine: Engine) -> None:
+    """Per-chat memory (the language chosen, message ids for /clear) does not grow with every chat ever seen."""
+    now = [0.0]
+    school = engine.content.topics["school_violence"].reply
+    async with running(fake, engine, clock=lambda: now[0]) as errors:
+        fake.button(40, "l:en")
+        await replies(fake, 40, 1)
+        fake.message(40, "គ្រូវាយខ្ញុំ")
+        assert (await replies(fake, 40, 2))[1].startswith(school["en"][:40])  # the choice is kept
+        now[0] += 49 * 3600
+        fake.message(41, "hello")  # any update after an hour looks for idle chats
+        await replies(fake, 41, 1)
+        fake.message(40, "គ្រូវាយខ្ញុំ")
+        assert (await replies(fake, 40, 3))[2].startswith(school["km"][:40])  # forgotten: the message's own language
+        fake.message(40, "/clear")
+        await replies(fake, 40, 4)
+    deleted = [i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]]
+    assert len(deleted) == 3  # only the last message, its reply and /clear: older ids went with the chat
+    assert not errors
