@@ -74,15 +74,17 @@ _COMMAND_TEXT = {
 
 
 class PerChatOrder(BaseUpdateProcessor):
-    """Serve many chats at once while answering each chat's messages in order.
+    """Serve many chats at once, answer each chat's updates in order, and let no chat hold up another.
 
-    A chat that floods (FOLD_AFTER or more text messages waiting behind one) has its
-    waiting texts folded into the next one: a single reply reads them all together, so
-    nothing is left unanswered, crisis words in any of them still count, and the chat
-    gets about one reply a second instead of a backlog that grows for minutes.
+    A chat may have WAITING updates in line behind the one being answered; each holds one of
+    the shared update slots. Beyond that, a private text is folded into a text already in line
+    (one reply reads them all together, so nothing is left unread and crisis words in any of
+    them still count), and anything else (stickers, commands, buttons, group commands) is
+    dropped: the replies already in line answer it. A flood from one chat so takes at most
+    WAITING + 2 slots and gets about one reply a second, and other chats never queue behind it.
     """
 
-    FOLD_AFTER = 10
+    WAITING = 3
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
@@ -96,17 +98,17 @@ class PerChatOrder(BaseUpdateProcessor):
             return
         text = _private_text(update)
         queue = self._chats.setdefault(chat.id, _ChatQueue())
+        if queue.updates > self.WAITING and (text is None or queue.texts > 0):
+            if text is not None:
+                self._folded.setdefault(chat.id, []).append(text)
+            if asyncio.iscoroutine(coroutine):
+                coroutine.close()
+            return
         queue.updates += 1
         queue.texts += text is not None
         try:
             async with queue.lock:
-                if text is not None:
-                    queue.texts -= 1
-                    if queue.texts >= self.FOLD_AFTER:
-                        self._folded.setdefault(chat.id, []).append(text)
-                        if asyncio.iscoroutine(coroutine):
-                            coroutine.close()
-                        return
+                queue.texts -= text is not None
                 await coroutine
         finally:
             queue.updates -= 1

@@ -278,6 +278,27 @@ async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBo
     assert not errors
 
 
+@pytest.mark.parametrize(("count", "flood"), [
+    (500, {"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
+                       "is_animated": False, "is_video": False}}),
+    (500, {"text": "/help"}),
+    (300, {"text": "/help", "chat_type": "group"}),
+], ids=["stickers", "commands", "group-commands"])
+async def test_no_flood_of_any_kind_holds_up_another_chat(fake: FakeBotAPI, engine: Engine, count: int,
+                                                         flood: dict[str, Any]) -> None:
+    async with running(fake, engine) as errors:
+        for _ in range(count):
+            fake.message(-600 if flood.get("chat_type") else 600, **flood)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        fake.message(601, "my teacher hit me")
+        await replies(fake, 601, 1)
+        other_latency = loop.time() - start
+        await replies(fake, -600 if flood.get("chat_type") else 600, 1)
+    assert other_latency < 2  # the flood took a few update slots, not all of them
+    assert not errors
+
+
 def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI, tmp_path: Path) -> None:
     """`helpline-bot run` as a process: answers, never logs the token or message text, stops on SIGTERM."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.url,
