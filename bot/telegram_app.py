@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import time
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -394,8 +395,10 @@ class HelplineBot:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error type only, and still give a private chat a reply with 1280."""
-        log.error("handler failed: %s", type(context.error).__name__,
-                  exc_info=log.isEnabledFor(logging.DEBUG) and context.error)
+        # The error's message may quote what someone wrote: only its type, and at DEBUG where it happened.
+        error = context.error
+        where = "".join(traceback.format_tb(error.__traceback__)) if error and log.isEnabledFor(logging.DEBUG) else ""
+        log.error("handler failed: %s%s", type(error).__name__, f"\n{where}" if where else "")
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         if update.effective_chat.type != ChatType.PRIVATE:
@@ -491,30 +494,43 @@ def build_application(
 
 
 class Redact(logging.Filter):
-    """Replace a secret (the bot token) in every log line and traceback, whoever logs it.
+    """Replace secrets (the bot token, the webhook secret) in every log line and traceback, whoever logs it.
 
     python-telegram-bot quotes the token when Telegram rejects it, and request URLs contain it.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-        record.msg = record.getMessage().replace(self.secret, "<token>")
+        record.msg = self.redact(record.getMessage())
         record.args = ()
         if record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<token>")
+            record.exc_text = self.redact(record.exc_text)
         return True
 
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
-def quiet_http_logs() -> None:
-    """httpx logs request URLs (which contain the token) at INFO: keep them out."""
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+
+# Libraries that log whole updates (text, ids, names, usernames), request bodies or URLs (the
+# token, the webhook secret) at DEBUG or INFO: never below WARNING, whatever HELPLINE_LOG_LEVEL says.
+CHATTY_LOGGERS = ("telegram", "httpx", "httpcore", "hpack", "h2", "tornado", "aiosqlite", "asyncio")
+
+
+def protect_logs(*secrets: str) -> None:
+    """Keep identifying data and secrets out of every log record, DEBUG included."""
+    for name in CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(*secrets))
 
 
 def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -541,9 +557,8 @@ def run(engine: Engine) -> int:
     from bot.usage import Keyring, UsageLog
 
     token = os.environ["TELEGRAM_BOT_TOKEN"]
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact(token))
-    quiet_http_logs()
+    webhook = webhook_settings(os.environ)
+    protect_logs(token, webhook["secret_token"] if webhook else "", os.environ.get("HELPLINE_HASH_KEY", ""))
     usage = UsageLog.from_env()
     staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
     app = build_application(
@@ -552,7 +567,6 @@ def run(engine: Engine) -> int:
         staff_ids=staff,
     )
     updates = list(Update.ALL_TYPES)
-    webhook = webhook_settings(os.environ)
     try:
         if webhook:
             log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])

@@ -392,3 +392,46 @@ async def test_the_self_harm_button_gives_the_urgent_line_first(fake: FakeBotAPI
         fake.button(22, "t:self_harm")
         [text] = await replies(fake, 22, 1)
     assert text.startswith(engine.content.text("crisis_suicide", "km"))
+
+
+async def test_nothing_identifying_in_any_log_line_at_debug(fake: FakeBotAPI, engine: Engine) -> None:
+    import logging
+
+    from bot.telegram_app import CHATTY_LOGGERS, protect_logs
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(self.format(record))
+
+    root = logging.getLogger()
+    handler, level = Lines(), root.level
+    saved = {name: logging.getLogger(name).level for name in CHATTY_LOGGERS}
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    secret = "webhook-secret-5f2c9a7e1b"
+    protect_logs(TOKEN, secret)
+    child, words = 918273645, "my stepfather hits me Sreypov"
+    person = {"id": child, "is_bot": False, "first_name": "Sreypov", "last_name": "Chanthy",
+              "username": "sreypov_kh", "language_code": "km"}
+    try:
+        async with running(fake, engine) as errors:
+            fake.push({"message": {"message_id": 9, "date": 0, "chat": {"id": child, "type": "private",
+                                                                        "first_name": "Sreypov"},
+                                   "from": person, "text": words}})
+            fake.message(child, "/clear")
+            fake.button(child, "t:school_violence")
+            await replies(fake, child, 3)
+            logging.getLogger("bot.telegram_app").debug("a line from us, so the handler is known to work")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for name, saved_level in saved.items():
+            logging.getLogger(name).setLevel(saved_level)
+    assert not errors and any("a line from us" in line for line in handler.lines)
+    for line in handler.lines:
+        for needle in (words, "stepfather", "Sreypov", "Chanthy", "sreypov_kh", str(child), TOKEN, secret):
+            assert needle not in line, f"{needle!r} in a log line: {line[:200]}"
