@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.people import Keyring  # noqa: E402
 from bot.stats import summary  # noqa: E402
-from bot.usage import Event, Keyring, UsageLog, truncate_hour, utcnow  # noqa: E402
+from bot.usage import Event, UsageLog, truncate_hour, utcnow  # noqa: E402
 
 TARGET_30D_S = 1.0
 TOPICS = (
@@ -39,8 +40,8 @@ TOPICS = (
 TOPIC_WEIGHTS = (14, 10, 12, 8, 5, 3, 2, 3, 4, 6, 1, 4, 12, 16)
 
 
-def events(n: int, days: int, keyring: Keyring, seed: int = 7) -> list[Event]:
-    """n plausible events over the last `days` days; about one user per eight events."""
+def events(n: int, days: int, seed: int = 7) -> list[tuple[Event, int]]:
+    """n plausible events over the last `days` days, each with its user (about one per eight events)."""
     rng = random.Random(seed)
     now = truncate_hour(utcnow())
     users = max(n // 8, 1)
@@ -51,7 +52,7 @@ def events(n: int, days: int, keyring: Keyring, seed: int = 7) -> list[Event]:
         topic = topics[i]
         second = () if topic == "unknown" or rng.random() < 0.7 else (rng.choice(TOPICS[:-1]),)
         intents = (topic, *[t for t in second if t != topic])
-        out.append(Event(
+        out.append((Event(
             hour=hour,
             channel="telegram" if rng.random() < 0.98 else "console",
             kind=rng.choices(("text", "button", "command", "non-text"), (60, 30, 8, 2))[0],
@@ -59,21 +60,21 @@ def events(n: int, days: int, keyring: Keyring, seed: int = 7) -> list[Event]:
             intents=intents,
             crisis=topic == "self_harm" or rng.random() < 0.01,
             matched=topic != "unknown",
-            user_key=keyring.user_key(rng.randrange(users), hour),
-        ))
-    out.sort(key=lambda e: e.hour)  # real traffic arrives in time order
+        ), rng.randrange(users)))
+    out.sort(key=lambda pair: pair[0].hour)  # real traffic arrives in time order
     return out
 
 
-async def write(path: Path, batch: list[Event]) -> tuple[float, int]:
-    """Seconds to record and flush every event through a UsageLog; and how many were dropped."""
-    usage = UsageLog(path, retention_days=10_000)
+async def write(path: Path, batch: list[tuple[Event, int]]) -> tuple[float, int]:
+    """Seconds to record and flush every event (and count its person) through a UsageLog; how many were dropped."""
+    usage, keyring = UsageLog(path, retention_days=10_000), Keyring(None)
     await usage.start()
     started = time.perf_counter()
     chunk = usage.max_queue // 2
     for i in range(0, len(batch), chunk):
-        for event in batch[i : i + chunk]:
+        for event, user in batch[i : i + chunk]:
             usage.record(event)
+            usage.count_person(keyring.person(user, event.hour), event.hour)
         while usage.pending > chunk // 2:  # let the writer drain, as real traffic would
             await asyncio.sleep(0.001)
     await usage.close()
@@ -101,7 +102,7 @@ async def main() -> int:
         path = args.keep or Path(tmp) / "bench.db"
         print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, {platform.machine()}")
         generated = time.perf_counter()
-        batch = events(args.events, args.days, Keyring(b"benchmark-key-not-secret-0123456789"))
+        batch = events(args.events, args.days)
         print(f"generated {len(batch):,} events over {args.days} days in {time.perf_counter() - generated:.1f} s")
         seconds, dropped = await write(path, batch)
         print(f"write: {len(batch):,} events in {seconds:.2f} s = {len(batch) / seconds:,.0f} events/s "

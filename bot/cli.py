@@ -37,11 +37,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """
     from bot.choices import hints_for, offered
     from bot.replies import reply_language
-    from bot.usage import Keyring, UsageLog, make_event, run_in_thread
+    from bot.usage import UsageLog, make_event, run_in_thread
 
     engine = engine_or_exit()
     usage = UsageLog.from_env()
-    keyring = Keyring.load(usage.path)
     interactive = sys.stdin.isatty()
     language: str | None = None
     numbered: dict[str, str] = {}
@@ -73,7 +72,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             numbered = {str(i): choice.data for i, choice in enumerate(options, 1)}
             listing = "".join(f"\n{i}. {choice.label}" for i, choice in enumerate(options, 1))
             print(response.reply + listing, end="\n" if interactive else "\n\n", flush=True)
-            usage.record(make_event(response, channel="console", kind=kind, user_id=None, keyring=keyring))
+            usage.record(make_event(response, channel="console", kind=kind))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

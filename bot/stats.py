@@ -24,6 +24,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.people import Sketch
 from bot.usage import SCHEMA_VERSION, UNKNOWN, default_db_path, utcnow
 
 Count = int | str  # an exact count, or the suppression marker such as "<5"
@@ -81,31 +82,17 @@ async def summary(
                 (first, last),
             ) as cursor:
                 groups = list(await cursor.fetchall())
-            users: dict[str, int] = {}
-            days = sorted({g[0] for g in groups})
-            if days:
-                # User keys change every month, so unique users are counted month by month.
-                for month, start, end in _months(date.fromisoformat(days[0]), date.fromisoformat(days[-1])):
-                    async with db.execute(
-                        "SELECT COUNT(DISTINCT user_key) FROM events WHERE day >= ? AND day <= ? AND user_key <> ''",
-                        (max(start.isoformat(), first), min(end.isoformat(), last)),
-                    ) as cursor:
-                        found = await cursor.fetchone()
-                    users[month] = int(found[0]) if found else 0
+            # People are counted per month apart from events (bot.people): a number once the month
+            # has closed, an estimate from the month's sketch while it is open.
+            async with db.execute(
+                "SELECT month, counted, sketch FROM people WHERE month >= ? AND month <= ?", (first[:7], last[:7])
+            ) as cursor:
+                users = {m: int(n) + (Sketch(bytes(b)).estimate() if b else 0) for m, n, b in await cursor.fetchall()}
     except StatsError:
         raise
     except Exception as exc:
         raise StatsError(f"Cannot read {path}: {exc}") from exc
     return _build(groups, users, since, until, suppress_below, topics_meta)
-
-
-def _months(first: date, last: date) -> Iterable[tuple[str, date, date]]:
-    """(yyyy-mm, first day, last day) of every calendar month from first to last."""
-    start = first.replace(day=1)
-    while start <= last:
-        following = (start + timedelta(days=32)).replace(day=1)
-        yield start.strftime("%Y-%m"), start, following - timedelta(days=1)
-        start = following
 
 
 def _week(day: str) -> str:

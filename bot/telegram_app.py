@@ -12,6 +12,7 @@ import concurrent.futures
 import datetime as dt
 import logging
 import os
+import re
 import secrets
 import time
 import traceback
@@ -50,7 +51,8 @@ from bot.engine import Engine, Hints, Response
 from bot.replies import TELEGRAM_LIMIT, reply_language
 
 if TYPE_CHECKING:
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +79,15 @@ _COMMAND_TEXT = {
 class PerChatOrder(BaseUpdateProcessor):
     """Serve many chats at once, answer each chat's updates in order, and let no chat hold up another.
 
-    A chat may have WAITING updates in line behind the one being answered; each holds one of
-    the shared update slots. Beyond that, a private text is folded into a text already in line
-    (one reply reads them all together, so nothing is left unread and crisis words in any of
-    them still count), and anything else (stickers, commands, buttons, group commands) is
-    dropped: the replies already in line answer it. A flood from one chat so takes at most
-    WAITING + 2 slots and gets about one reply a second, and other chats never queue behind it.
+    Every update waiting for its chat's turn holds one of the shared update slots, so a chat may
+    keep only a few waiting: FOLD_AFTER texts and WAITING other updates. Beyond that a private
+    text is folded into the last text in line (one reply reads them all together, so nothing is
+    left unread and crisis words in any of them still count), and anything else (stickers,
+    commands, buttons, group commands) is dropped: the replies already in line answer it. A
+    flood from one chat so gets about one reply a second and other chats never queue behind it.
     """
 
+    FOLD_AFTER = 10
     WAITING = 3
 
     def __init__(self, max_concurrent_updates: int) -> None:
@@ -97,28 +100,37 @@ class PerChatOrder(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
+        assert isinstance(update, Update)
         text = _private_text(update)
         queue = self._chats.setdefault(chat.id, _ChatQueue())
-        if queue.updates > self.WAITING and (text is None or queue.texts > 0):
+        if (queue.texts >= self.FOLD_AFTER) if text is not None else (queue.others >= self.WAITING):
             if text is not None:
-                self._folded.setdefault(chat.id, []).append(text)
+                self._folded.setdefault(queue.last_text, []).append(text)
             if asyncio.iscoroutine(coroutine):
                 coroutine.close()
             return
         queue.updates += 1
-        queue.texts += text is not None
+        if text is not None:
+            queue.texts += 1
+            queue.last_text = update.update_id
+        else:
+            queue.others += 1
         try:
             async with queue.lock:
-                queue.texts -= text is not None
+                if text is not None:
+                    queue.texts -= 1
+                else:
+                    queue.others -= 1
                 await coroutine
         finally:
+            self._folded.pop(update.update_id, None)
             queue.updates -= 1
             if queue.updates == 0:
                 del self._chats[chat.id]
 
-    def take_folded(self, chat_id: int) -> list[str]:
-        """Texts of this chat folded into the message being answered now (memory only)."""
-        return self._folded.pop(chat_id, [])
+    def take_folded(self, update: Update) -> list[str]:
+        """Later texts of this chat folded into this one, which is being answered now (memory only)."""
+        return self._folded.pop(update.update_id, [])
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -129,11 +141,13 @@ class PerChatOrder(BaseUpdateProcessor):
 
 @dataclass
 class _ChatQueue:
-    """One chat's turn-taking: its lock, and how many updates and texts are in line."""
+    """One chat's turn-taking: its lock, and what is in line."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    updates: int = 0
-    texts: int = 0
+    updates: int = 0  # in line, including the one being answered
+    texts: int = 0  # private texts waiting
+    others: int = 0  # other updates waiting
+    last_text: int = 0  # update_id of the last text in line
 
 
 def _private_text(update: object) -> str | None:
@@ -258,18 +272,20 @@ class HelplineBot:
         ids = context.chat_data.setdefault("ids", deque(maxlen=_MAX_REMEMBERED))
         ids.append((message.message_id, time.monotonic()))
 
-    def record(self, update: Update, kind: str, response: Response | None, lang: str) -> None:
-        """One anonymised usage event per reply (commands and non-text carry no topics)."""
-        if self.usage is None or self.keyring is None:
+    def record(self, update: Update, kind: str, response: Response | None, lang: str, feedback: str = "") -> None:
+        """One anonymised usage event per reply (commands carry no topics); the person is counted apart."""
+        if self.usage is None:
             return
         if response is None:
             response = Response(language=lang, intents=(), crisis=False, crisis_kinds=(), provinces=(),
                                 partners=(), reply="")
         from bot.usage import make_event
 
+        event = make_event(response, channel="telegram", kind=kind, feedback=feedback)
+        self.usage.record(event)
         user = update.effective_user
-        self.usage.record(make_event(response, channel="telegram", kind=kind,
-                                     user_id=user.id if user else None, keyring=self.keyring))
+        if user is not None and self.keyring is not None:
+            self.usage.count_person(self.keyring.person(user.id, event.hour), event.hour)
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, kind: str,
                      hints: Hints, note: str = "") -> None:
@@ -352,10 +368,10 @@ class HelplineBot:
         self.remember(context, message)
         text = (message.text or message.caption or "") if message else ""
         kind = "command" if text.startswith("/") else "text"
-        folded = self.order.take_folded(update.effective_chat.id) if update.effective_chat else []
+        folded = self.order.take_folded(update)
         hints = Hints(language=self.language(update, context))
         note = self.content.text("folded", self.ui_language(update, context)) if folded else ""
-        await self.answer(update, context, "\n".join([*folded, text]), kind, hints, note)
+        await self.answer(update, context, "\n".join([text, *folded]), kind, hints, note)
 
     async def non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, voice...: a kind note that the bot reads text, the menu and 1280."""
@@ -533,6 +549,17 @@ def protect_logs(*secrets: str) -> None:
         handler.addFilter(Redact(*secrets))
 
 
+def staff_ids(raw: str) -> frozenset[int]:
+    """Telegram ids from HELPLINE_STAFF_IDS (commas or spaces); each invalid one is reported by value and left out."""
+    ids: set[int] = set()
+    for value in raw.replace(",", " ").split():
+        if re.fullmatch(r"[0-9]{1,19}", value):
+            ids.add(int(value))
+        else:
+            log.error("HELPLINE_STAFF_IDS: %r is not a Telegram id (digits 0-9 only); left out", value)
+    return frozenset(ids)
+
+
 def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
     """run_webhook arguments from the environment, or None for long polling.
 
@@ -554,17 +581,22 @@ def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
 
 def run(engine: Engine) -> int:
     """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set."""
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
     token = os.environ["TELEGRAM_BOT_TOKEN"]
     webhook = webhook_settings(os.environ)
     protect_logs(token, webhook["secret_token"] if webhook else "", os.environ.get("HELPLINE_HASH_KEY", ""))
-    usage = UsageLog.from_env()
-    staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
+    try:
+        usage = UsageLog.from_env()
+        keyring = Keyring.load()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     app = build_application(
         token, engine,
-        base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=Keyring.load(usage.path),
-        staff_ids=staff,
+        base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=keyring,
+        staff_ids=staff_ids(os.environ.get("HELPLINE_STAFF_IDS", "")),
     )
     updates = list(Update.ALL_TYPES)
     try:

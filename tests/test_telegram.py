@@ -302,7 +302,8 @@ async def test_no_flood_of_any_kind_holds_up_another_chat(fake: FakeBotAPI, engi
 def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI, tmp_path: Path) -> None:
     """`helpline-bot run` as a process: answers, never logs the token or message text, stops on SIGTERM."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.url,
-           "HELPLINE_DB": str(tmp_path / "usage.db"), "HELPLINE_LOG_LEVEL": "INFO"}
+           "HELPLINE_DB": str(tmp_path / "usage.db"), "HELPLINE_LOG_LEVEL": "INFO",
+           "HELPLINE_KEY_FILE": str(tmp_path / "keys" / "month-keys")}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -326,13 +327,15 @@ def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI
 
 async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBotAPI, engine: Engine,
                                                                      tmp_path: Path) -> None:
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
     db = tmp_path / "usage.db"
     usage = UsageLog(db, flush_interval=0.05)
     staff, child = 770011223, 987654321
     words = ["stepfather", "Battambang", "ឪពុកចុងវាយខ្ញុំ", "knhom", "pineapple"]
-    async with running(fake, engine, usage=usage, keyring=Keyring.load(db), staff_ids=frozenset({staff})):
+    async with running(fake, engine, usage=usage, keyring=Keyring(tmp_path / "keys"),
+                       staff_ids=frozenset({staff})):
         fake.message(child, "my stepfather hits me in Battambang, I like pineapple")
         fake.message(child, "ឪពុកចុងវាយខ្ញុំ")
         fake.message(child, "knhom ekao nas")
@@ -366,11 +369,12 @@ def test_a_rejected_token_stops_with_a_clear_message_that_does_not_show_it(fake:
 
 async def test_are_you_safe_check_in_with_buttons_urgent_replies_and_events(fake: FakeBotAPI, engine: Engine,
                                                                            tmp_path: Path) -> None:
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
     db = tmp_path / "usage.db"
     usage = UsageLog(db, flush_interval=0.05)
-    async with running(fake, engine, usage=usage, keyring=Keyring.load(db)) as errors:
+    async with running(fake, engine, usage=usage, keyring=Keyring(tmp_path / "keys")) as errors:
         fake.message(21, "help me please")
         await replies(fake, 21, 1)
         assert buttons(fake.sent(21)[0]) == ["c:danger", "c:suicide", "c:safe"]
