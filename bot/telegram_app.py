@@ -335,7 +335,11 @@ class HelplineBot:
         chat = update.effective_chat
         self.remember(context, update.effective_message)
         lang = self.ui_language(update, context)
-        ids = (context.chat_data or {}).pop("ids", deque())
+        memory = context.chat_data if context.chat_data is not None else {}
+        ids = memory.pop("ids", deque())
+        # Message ids live in memory only: after a restart only this /clear is known, so say so.
+        key = "cleared" if len(ids) > 1 or memory.get("cleared") else "cleared_restart"
+        memory["cleared"] = True
         cutoff = time.monotonic() - DELETE_WINDOW.total_seconds() + 60
         recent = [message_id for message_id, seen in ids if seen > cutoff]
         if chat is not None:
@@ -344,7 +348,7 @@ class HelplineBot:
                     await context.bot.delete_messages(chat.id, recent[i : i + 100])
                 except (BadRequest, Forbidden):
                     log.info("some messages could not be deleted")
-            await context.bot.send_message(chat.id, self.text("cleared", lang))
+            await context.bot.send_message(chat.id, self.text(key, lang))
         self.record(update, "command", None, lang)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -169,6 +169,21 @@ async def test_clear_deletes_remembered_messages(fake: FakeBotAPI, engine: Engin
     deleted = [i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]]
     assert len(deleted) >= 3  # "hello", the reply, "/clear"
     assert HELPLINE in texts[-1]
+    assert texts[-1].startswith(engine.content.text("cleared", "km"))
+
+
+async def test_clear_after_a_restart_says_it_could_not_delete_earlier_messages(fake: FakeBotAPI,
+                                                                                engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(19, "hello")
+        await replies(fake, 19, 1)
+    async with running(fake, engine):  # a new process: the ids of "hello" and its reply are gone
+        fake.message(19, "/clear")
+        texts = await replies(fake, 19, 2)
+        fake.message(19, "/clear")
+        again = await replies(fake, 19, 3)
+    assert texts[-1].startswith(engine.content.text("cleared_restart", "km")) and HELPLINE in texts[-1]
+    assert again[-1].startswith(engine.content.text("cleared", "km"))  # nothing earlier since the last /clear
 
 
 async def test_edited_message_answered_like_new(fake: FakeBotAPI, engine: Engine) -> None:
