@@ -564,6 +564,19 @@ def staff_ids(raw: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+# The largest webhook request body read. An update is a message (4,096 characters, up to 4
+# bytes each in UTF-8, plus entities) and perhaps the message it replies to: well under this.
+# Larger bodies are refused from their Content-Length, before they are read or the secret checked.
+WEBHOOK_MAX_BODY = 128 * 1024
+
+
+def limit_webhook_bodies(max_body: int = WEBHOOK_MAX_BODY) -> None:
+    """Make every tornado HTTPServer (python-telegram-bot's webhook server) refuse larger bodies."""
+    from tornado.httpserver import HTTPServer
+
+    HTTPServer.configure(None, max_body_size=max_body)
+
+
 def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
     """run_webhook arguments from the environment, or None for long polling.
 
@@ -605,6 +618,7 @@ def run(engine: Engine) -> int:
     updates = list(Update.ALL_TYPES)
     try:
         if webhook:
+            limit_webhook_bodies()
             log.info("starting webhook on %s:%s", webhook["listen"], webhook["port"])
             app.run_webhook(**webhook, allowed_updates=updates)
         else:

@@ -246,7 +246,7 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
 
     import httpx
 
-    from bot.telegram_app import webhook_settings
+    from bot.telegram_app import WEBHOOK_MAX_BODY, limit_webhook_bodies, webhook_settings
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -255,6 +255,7 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
                                  "HELPLINE_WEBHOOK_LISTEN": "127.0.0.1", "HELPLINE_WEBHOOK_PORT": str(port)})
     assert settings is not None and len(settings["secret_token"]) >= 32
     app = build_application(TOKEN, engine, base_url=fake.url)
+    limit_webhook_bodies()
     update = {"update_id": 1, "message": {"message_id": 5, "date": 0, "chat": {"id": 77, "type": "private"},
                                           "from": {"id": 77, "is_bot": False, "first_name": "C"}, "text": "hello"}}
     async with app:
@@ -267,11 +268,22 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
             forged = await client.post(url, json=update)
             good = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token":
                                                                 settings["secret_token"]})
-        [text] = await replies(fake, 77, 1)
+            # A body over the limit is refused from its length, before it is read; no reply is sent.
+            try:
+                huge = (await client.post(url, content=b"x" * (WEBHOOK_MAX_BODY + 1))).status_code
+            except httpx.TransportError:
+                huge = 0  # the server closed the connection
+            longest = "ក" * 4096  # the longest message, replying to another as long, fits
+            big = {**update, "update_id": 2, "message": {**update["message"], "message_id": 6, "text": longest,
+                                                          "reply_to_message": {**update["message"], "text": longest}}}
+            fits = await client.post(url, json=big, headers={"X-Telegram-Bot-Api-Secret-Token":
+                                                              settings["secret_token"]})
+        texts = await replies(fake, 77, 2)
         await app.updater.stop()
         await app.stop()
-    assert forged.status_code == 403 and good.status_code == 200
-    assert HELPLINE in text
+    assert forged.status_code == 403 and good.status_code == 200 and fits.status_code == 200
+    assert huge in (0, 400, 413), huge
+    assert len(texts) == 2 and all(HELPLINE in text for text in texts)
     assert fake.calls_to("setWebhook")[0]["secret_token"] == settings["secret_token"]
 
 
