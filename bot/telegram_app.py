@@ -361,7 +361,7 @@ class HelplineBot:
 
         self.remember(context, update.effective_message)
         lang = self.ui_language(update, context)
-        summary = await staff_summary(self.usage.path, dt.datetime.now(dt.UTC).date())
+        summary = await staff_summary(self.usage.path, self.content, lang)
         await self.send(update, context, f"{self.content.text('stats_header', lang)}\n\n{summary}\n\n"
                         + self.content.text("helpline", lang))
         self.record(update, "command", None, lang)

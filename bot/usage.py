@@ -184,9 +184,9 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: (
         "ALTER TABLE events ADD COLUMN reply TEXT NOT NULL DEFAULT 'referral' CHECK (reply NOT GLOB '*[^a-z_]*')",
     ),
-    # v4: no per-person key in events (issue 12): each month's distinct user keys become one
-    # number in `people`, which from now on counts people through a sketch held apart; and the
-    # partners a reply named and the feedback given (issue 10). The file is VACUUMed afterwards.
+    # v4: no per-person key in events: each month's distinct user keys become one number in
+    # `people`, which from now on counts people through a sketch held apart; the partners a
+    # reply named and the feedback given; new statistics indexes. The file is VACUUMed afterwards.
     4: (
         """CREATE TABLE people (
             month TEXT PRIMARY KEY CHECK (month GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]'),
@@ -200,6 +200,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE events ADD COLUMN partners TEXT NOT NULL DEFAULT '' CHECK (partners NOT GLOB '*[^a-z0-9_ -]*')",
         "ALTER TABLE events ADD COLUMN feedback TEXT NOT NULL DEFAULT '' "
         "CHECK (feedback IN ('', 'helpful', 'not_helpful'))",
+        # Covering indexes for the statistics (bot/stats_query.py): one read in group order for
+        # the breakdowns, one for days and hours; a year of a million events in well under a second.
+        "DROP INDEX events_stats",
+        "CREATE INDEX events_by_kind ON events(channel, kind, topic, language, crisis, matched, reply, feedback, "
+        "partners, day, hour)",
+        "CREATE INDEX events_by_hour ON events(day, hour, channel, crisis)",
     ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)

@@ -1,0 +1,158 @@
+"""Exact counts from the usage log for a period of closed days (Cambodia time): the statistics' only query.
+
+Nothing here suppresses or labels: `Counts` holds exact numbers, and bot.stats_report turns
+them into what staff may see. Two reads, each in the order of a covering index so SQLite
+never sorts: the breakdowns (kind, topic, language, ...) and the events per day and hour.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiosqlite
+
+from bot.usage import SCHEMA_VERSION, UNKNOWN
+
+CAMBODIA = ZoneInfo("Asia/Phnom_Penh")
+# Cambodia is UTC+7 all year: a Cambodian day runs from 17:00 UTC the day before.
+_OFFSET_HOURS = 7
+CHANNELS = ("telegram", "console", "all")
+# The period: whole UTC days first..last, less the hours of the end days outside it; then the channel.
+_PERIOD = ("day >= ? AND day <= ? AND NOT (day = ? AND hour < ?) AND NOT (day = ? AND hour >= ?)"
+           " AND (? = 'all' OR channel = ?)")
+# Both reads follow a covering index in its own order: SQLite never sorts (see the tests' query plans).
+BREAKDOWN_SQL = (
+    "SELECT kind, topic, language, crisis, matched, reply, feedback, partners, COUNT(*) "
+    "FROM events INDEXED BY events_by_kind WHERE " + _PERIOD
+    + " GROUP BY channel, kind, topic, language, crisis, matched, reply, feedback, partners"
+)
+DAYS_SQL = (
+    "SELECT day, hour, crisis, COUNT(*) FROM events INDEXED BY events_by_hour WHERE " + _PERIOD
+    + " GROUP BY day, hour, channel, crisis"
+)
+
+
+class StatsError(Exception):
+    """The database is missing or cannot be read; the message says what to do."""
+
+
+def last_closed_day(now: datetime | None = None) -> date:
+    """Yesterday in Cambodia: statistics never include a day still going on."""
+    return (now or datetime.now(UTC)).astimezone(CAMBODIA).date() - timedelta(days=1)
+
+
+def local_day_hour(day: str, hour: int) -> tuple[date, int]:
+    """The Cambodian date and hour of a stored UTC day and hour."""
+    shifted = hour + _OFFSET_HOURS
+    return date.fromisoformat(day) + timedelta(days=shifted // 24), shifted % 24
+
+
+@dataclass
+class Counts:
+    """Exact counts for one period and channel; the input of every report."""
+
+    since: date
+    until: date
+    channel: str
+    kinds: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
+    topics: Counter[str] = field(default_factory=Counter)  # typed text and topic buttons; UNKNOWN = nothing matched
+    nothing_matched: int = 0  # typed text with no topic
+    typed: int = 0
+    crisis: int = 0
+    replies: Counter[str] = field(default_factory=Counter)  # what the reply did (REPLIES)
+    referrals: int = 0  # replies that named at least one partner
+    partners: Counter[str] = field(default_factory=Counter)  # replies naming each partner
+    feedback: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, helpful|not_helpful)
+    check_in_answers: Counter[str] = field(default_factory=Counter)  # "danger" | "suicide"
+    days: Counter[date] = field(default_factory=Counter)
+    crisis_days: Counter[date] = field(default_factory=Counter)
+    hours: Counter[int] = field(default_factory=Counter)  # Cambodian hour of day
+    people: dict[str, int] = field(default_factory=dict)  # closed months only
+
+    @property
+    def events(self) -> int:
+        return sum(self.kinds.values())
+
+    @property
+    def messages(self) -> int:
+        """Typed messages and topic buttons: what someone asked about."""
+        return sum(self.topics.values())
+
+
+def period_params(since: date, until: date, channel: str) -> tuple[str | int, ...]:
+    """Parameters of _PERIOD for the Cambodian days since..until (inclusive) on `channel`."""
+    first = datetime(since.year, since.month, since.day, tzinfo=CAMBODIA).astimezone(UTC)
+    end = datetime(until.year, until.month, until.day, tzinfo=CAMBODIA).astimezone(UTC) + timedelta(days=1)
+    last = end - timedelta(hours=1)
+    return (first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), first.strftime("%Y-%m-%d"), first.hour,
+            end.strftime("%Y-%m-%d"), end.hour if end.date() == last.date() else 24, channel, channel)
+
+
+async def read_counts(db_path: Path | str, since: date, until: date, channel: str = "telegram") -> Counts:
+    """Exact counts for the Cambodian days since..until (inclusive) on one channel ("all" for both)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel must be one of {CHANNELS}")
+    path = Path(db_path)
+    if not path.is_file():
+        raise StatsError(f"No usage database at {path}: the bot has not recorded anything there yet.")
+    params = period_params(since, until, channel)
+    counts = Counts(since, until, channel)
+    try:
+        async with aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
+            async with db.execute("SELECT max(version) FROM schema_version") as cursor:
+                row = await cursor.fetchone()
+            version = row[0] if row else None
+            if version != SCHEMA_VERSION:
+                raise StatsError(f"{path} has schema version {version}, this code reads {SCHEMA_VERSION}: "
+                                 "start the bot once to upgrade it, or update this code.")
+            async with db.execute(BREAKDOWN_SQL, params) as cursor:
+                for row in await cursor.fetchall():
+                    _add(counts, *row)
+            async with db.execute(DAYS_SQL, params) as cursor:
+                for day, hour, crisis, n in await cursor.fetchall():
+                    local, local_hour = local_day_hour(day, hour)
+                    counts.days[local] += n
+                    counts.hours[local_hour] += n
+                    if crisis:
+                        counts.crisis_days[local] += n
+            # People are counted per calendar month apart from events; only closed months are shown.
+            async with db.execute(
+                "SELECT month, counted FROM people WHERE sketch IS NULL AND month >= ? AND month <= ?",
+                (since.strftime("%Y-%m"), until.strftime("%Y-%m")),
+            ) as cursor:
+                counts.people = {m: int(n) for m, n in await cursor.fetchall()}
+    except StatsError:
+        raise
+    except Exception as exc:
+        raise StatsError(f"Cannot read {path}: {exc}") from exc
+    return counts
+
+
+def _add(counts: Counts, kind: str, topic: str, language: str, crisis: int, matched: int, reply: str,
+         feedback: str, partners: str, n: int) -> None:
+    counts.kinds[kind] += n
+    counts.languages[language] += n
+    counts.replies[reply] += n
+    if crisis:
+        counts.crisis += n
+    if kind == "text":
+        counts.typed += n
+        counts.topics[topic if matched and topic != UNKNOWN else UNKNOWN] += n
+        if not matched or topic == UNKNOWN:
+            counts.nothing_matched += n
+    elif kind == "button" and topic != UNKNOWN:
+        counts.topics[topic] += n
+        if reply == "urgent":  # an answer to "Are you safe right now?" (or the self-harm button)
+            counts.check_in_answers["suicide" if topic == "self_harm" else "danger"] += n
+    elif kind == "feedback" and feedback:
+        counts.feedback[(topic, feedback)] += n
+    if partners and kind in ("text", "button"):
+        counts.referrals += n
+        for partner in partners.split():
+            counts.partners[partner] += n
+
