@@ -145,8 +145,9 @@ def _add(counts: Counts, kind: str, topic: str, language: str, crisis: int, matc
         counts.topics[topic if matched and topic != UNKNOWN else UNKNOWN] += n
         if not matched or topic == UNKNOWN:
             counts.nothing_matched += n
-    elif kind == "button" and topic != UNKNOWN:
-        counts.topics[topic] += n
+    elif kind == "button":
+        if topic != UNKNOWN:
+            counts.topics[topic] += n
         if reply == "urgent":  # an answer to "Are you safe right now?" (or the self-harm button)
             counts.check_in_answers["suicide" if topic == "self_harm" else "danger"] += n
     elif kind == "feedback" and feedback:

@@ -400,7 +400,7 @@ class HelplineBot:
         if kind == "l" and value in _LANGUAGES and context.user_data is not None:
             context.user_data["language"] = value
             await self.send(update, context, self.text("language_set", value), self.menu(value))
-            self.record(update, "button", None, value)
+            self.record(update, "language", None, value)
         elif hints is not None:
             await self.answer(update, context, "", "button", hints)
         else:

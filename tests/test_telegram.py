@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -354,7 +355,7 @@ def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI
 
 async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBotAPI, engine: Engine,
                                                                      tmp_path: Path) -> None:
-    from bot.people import Keyring
+    from bot.people import Keyring, Sketch
     from bot.usage import UsageLog
 
     db = tmp_path / "usage.db"
@@ -377,6 +378,8 @@ async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBot
     assert "1280" in staff_text
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 6
+        [(sketch,)] = conn.execute("SELECT sketch FROM people").fetchall()
+    assert Sketch(sketch).estimate() == 2  # the child and the staff member, counted apart from the events
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("usage.db"))
     for secret in [str(child), str(staff), *words, "pineapple".upper()]:
         assert secret.encode() not in raw and secret.casefold().encode() not in raw
@@ -417,6 +420,11 @@ async def test_are_you_safe_check_in_with_buttons_urgent_replies_and_events(fake
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT kind, reply, crisis FROM events ORDER BY id").fetchall()
     assert rows == [("text", "check_in", 0), ("button", "urgent", 1), ("button", "urgent", 1), ("button", "fixed", 0)]
+    from bot.stats_query import last_closed_day, read_counts
+
+    today = last_closed_day() + timedelta(days=1)
+    counts = await read_counts(db, today - timedelta(days=1), today)  # also right across midnight
+    assert counts.replies["check_in"] == 1 and counts.check_in_answers == {"danger": 1, "suicide": 1}
 
 
 async def test_the_self_harm_button_gives_the_urgent_line_first(fake: FakeBotAPI, engine: Engine) -> None:
