@@ -21,19 +21,25 @@ CAMBODIA = ZoneInfo("Asia/Phnom_Penh")
 # Cambodia is UTC+7 all year: a Cambodian day runs from 17:00 UTC the day before.
 _OFFSET_HOURS = 7
 CHANNELS = ("telegram", "console", "all")
-# The period: whole UTC days first..last, less the hours of the end days outside it; then the channel.
-_PERIOD = ("day >= ? AND day <= ? AND NOT (day = ? AND hour < ?) AND NOT (day = ? AND hour >= ?)"
-           " AND (? = 'all' OR channel = ?)")
-# Both reads follow a covering index in its own order: SQLite never sorts (see the tests' query plans).
-BREAKDOWN_SQL = (
-    "SELECT kind, topic, language, crisis, matched, reply, feedback, partners, COUNT(*) "
-    "FROM events INDEXED BY events_by_kind WHERE " + _PERIOD
-    + " GROUP BY channel, kind, topic, language, crisis, matched, reply, feedback, partners"
-)
-DAYS_SQL = (
-    "SELECT day, hour, crisis, COUNT(*) FROM events INDEXED BY events_by_hour WHERE " + _PERIOD
-    + " GROUP BY day, hour, channel, crisis"
-)
+# The period: whole UTC days first..last, less the hours of the end days outside it.
+_PERIOD = "day >= ? AND day <= ? AND NOT (day = ? AND hour < ?) AND NOT (day = ? AND hour >= ?)"
+
+
+def queries(channel: str) -> tuple[str, str]:
+    """The two reads for one channel ("all": both), each following a covering index in its order: no sort."""
+    # channel = ? lets the breakdown read only that channel's part of its index; the days read
+    # filters rows instead (+channel: as an index equality it would make SQLite sort for the GROUP BY).
+    if channel == "all":
+        kinds_where = days_where = _PERIOD
+    else:
+        kinds_where, days_where = f"channel = ? AND {_PERIOD}", f"+channel = ? AND {_PERIOD}"
+    return (
+        "SELECT kind, topic, language, crisis, matched, reply, feedback, partners, COUNT(*) "
+        f"FROM events INDEXED BY events_by_kind WHERE {kinds_where} "
+        "GROUP BY channel, kind, topic, language, crisis, matched, reply, feedback, partners",
+        f"SELECT day, hour, crisis, COUNT(*) FROM events INDEXED BY events_by_hour WHERE {days_where} "
+        "GROUP BY day, hour, channel, crisis",
+    )
 
 
 class StatsError(Exception):
@@ -85,12 +91,13 @@ class Counts:
 
 
 def period_params(since: date, until: date, channel: str) -> tuple[str | int, ...]:
-    """Parameters of _PERIOD for the Cambodian days since..until (inclusive) on `channel`."""
+    """Parameters of queries(channel) for the Cambodian days since..until (inclusive)."""
     first = datetime(since.year, since.month, since.day, tzinfo=CAMBODIA).astimezone(UTC)
     end = datetime(until.year, until.month, until.day, tzinfo=CAMBODIA).astimezone(UTC) + timedelta(days=1)
     last = end - timedelta(hours=1)
-    return (first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), first.strftime("%Y-%m-%d"), first.hour,
-            end.strftime("%Y-%m-%d"), end.hour if end.date() == last.date() else 24, channel, channel)
+    period = (first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), first.strftime("%Y-%m-%d"), first.hour,
+              end.strftime("%Y-%m-%d"), end.hour if end.date() == last.date() else 24)
+    return period if channel == "all" else (channel, *period)
 
 
 async def read_counts(db_path: Path | str, since: date, until: date, channel: str = "telegram") -> Counts:
@@ -101,6 +108,7 @@ async def read_counts(db_path: Path | str, since: date, until: date, channel: st
     if not path.is_file():
         raise StatsError(f"No usage database at {path}: the bot has not recorded anything there yet.")
     params = period_params(since, until, channel)
+    breakdown_sql, days_sql = queries(channel)
     counts = Counts(since, until, channel)
     try:
         async with aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True) as db:
@@ -110,10 +118,10 @@ async def read_counts(db_path: Path | str, since: date, until: date, channel: st
             if version != SCHEMA_VERSION:
                 raise StatsError(f"{path} has schema version {version}, this code reads {SCHEMA_VERSION}: "
                                  "start the bot once to upgrade it, or update this code.")
-            async with db.execute(BREAKDOWN_SQL, params) as cursor:
+            async with db.execute(breakdown_sql, params) as cursor:
                 for row in await cursor.fetchall():
                     _add(counts, *row)
-            async with db.execute(DAYS_SQL, params) as cursor:
+            async with db.execute(days_sql, params) as cursor:
                 for day, hour, crisis, n in await cursor.fetchall():
                     local, local_hour = local_day_hour(day, hour)
                     counts.days[local] += n

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -360,10 +360,12 @@ async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBot
 
     db = tmp_path / "usage.db"
     usage = UsageLog(db, flush_interval=0.05)
+    keys = tmp_path / "keys"  # a fixed key for this month: the same sketch every run
+    keys.write_text(f"{datetime.now(UTC):%Y-%m} {'3' * 64}\n", encoding="ascii")
+    keys.chmod(0o600)
     staff, child = 770011223, 987654321
     words = ["stepfather", "Battambang", "ឪពុកចុងវាយខ្ញុំ", "knhom", "pineapple"]
-    async with running(fake, engine, usage=usage, keyring=Keyring(tmp_path / "keys"),
-                       staff_ids=frozenset({staff})):
+    async with running(fake, engine, usage=usage, keyring=Keyring(keys), staff_ids=frozenset({staff})):
         fake.message(child, "my stepfather hits me in Battambang, I like pineapple")
         fake.message(child, "ឪពុកចុងវាយខ្ញុំ")
         fake.message(child, "knhom ekao nas")
