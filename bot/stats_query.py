@@ -1,8 +1,8 @@
 """Exact counts from the usage log for a period of closed days (Cambodia time): the statistics' only query.
 
 Nothing here suppresses or labels: `Counts` holds exact numbers, and bot.stats_report turns
-them into what staff may see. Two reads, each in the order of a covering index so SQLite
-never sorts: the breakdowns (kind, topic, language, ...) and the events per day and hour.
+them into what staff may see. Two reads of the running totals the usage log keeps: the
+breakdowns (kind, topic, language, ...) by day, and the events per day and hour.
 """
 
 from __future__ import annotations
@@ -18,28 +18,7 @@ import aiosqlite
 from bot.usage import SCHEMA_VERSION, UNKNOWN
 
 CAMBODIA = ZoneInfo("Asia/Phnom_Penh")
-# Cambodia is UTC+7 all year: a Cambodian day runs from 17:00 UTC the day before.
-_OFFSET_HOURS = 7
 CHANNELS = ("telegram", "console", "all")
-# The period: whole UTC days first..last, less the hours of the end days outside it.
-_PERIOD = "day >= ? AND day <= ? AND NOT (day = ? AND hour < ?) AND NOT (day = ? AND hour >= ?)"
-
-
-def queries(channel: str) -> tuple[str, str]:
-    """The two reads for one channel ("all": both), each following a covering index in its order: no sort."""
-    # channel = ? lets the breakdown read only that channel's part of its index; the days read
-    # filters rows instead (+channel: as an index equality it would make SQLite sort for the GROUP BY).
-    if channel == "all":
-        kinds_where = days_where = _PERIOD
-    else:
-        kinds_where, days_where = f"channel = ? AND {_PERIOD}", f"+channel = ? AND {_PERIOD}"
-    return (
-        "SELECT kind, topic, language, crisis, matched, reply, feedback, partners, COUNT(*) "
-        f"FROM events INDEXED BY events_by_kind WHERE {kinds_where} "
-        "GROUP BY channel, kind, topic, language, crisis, matched, reply, feedback, partners",
-        f"SELECT day, hour, crisis, COUNT(*) FROM events INDEXED BY events_by_hour WHERE {days_where} "
-        "GROUP BY day, hour, channel, crisis",
-    )
 
 
 class StatsError(Exception):
@@ -51,10 +30,26 @@ def last_closed_day(now: datetime | None = None) -> date:
     return (now or datetime.now(UTC)).astimezone(CAMBODIA).date() - timedelta(days=1)
 
 
-def local_day_hour(day: str, hour: int) -> tuple[date, int]:
-    """The Cambodian date and hour of a stored UTC day and hour."""
-    shifted = hour + _OFFSET_HOURS
-    return date.fromisoformat(day) + timedelta(days=shifted // 24), shifted % 24
+def queries(channel: str) -> tuple[str, str]:
+    """The two reads for one channel ("all": both), each in the order of its table's key: SQLite never sorts.
+
+    They read the running totals the usage log keeps by Cambodian day (`daily`) and hour
+    (`hourly`), so their cost grows with days and kinds of event, not with events.
+    """
+    kinds_channel, days_channel = ("", "") if channel == "all" else ("channel = ? AND ", " AND +channel = ?")
+    return (
+        "SELECT kind, topic, language, crisis, matched, reply, feedback, partners, SUM(n) FROM daily "
+        f"WHERE {kinds_channel}day BETWEEN ? AND ? "
+        "GROUP BY channel, kind, topic, language, crisis, matched, reply, feedback, partners",
+        f"SELECT day, hour, crisis, SUM(n) FROM hourly WHERE day BETWEEN ? AND ?{days_channel} "
+        "GROUP BY day, hour, channel, crisis",
+    )
+
+
+def period_params(since: date, until: date, channel: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Parameters of queries(channel) for the Cambodian days since..until (inclusive)."""
+    days = (since.isoformat(), until.isoformat())
+    return (days, days) if channel == "all" else ((channel, *days), (*days, channel))
 
 
 @dataclass
@@ -90,16 +85,6 @@ class Counts:
         return sum(self.topics.values())
 
 
-def period_params(since: date, until: date, channel: str) -> tuple[str | int, ...]:
-    """Parameters of queries(channel) for the Cambodian days since..until (inclusive)."""
-    first = datetime(since.year, since.month, since.day, tzinfo=CAMBODIA).astimezone(UTC)
-    end = datetime(until.year, until.month, until.day, tzinfo=CAMBODIA).astimezone(UTC) + timedelta(days=1)
-    last = end - timedelta(hours=1)
-    period = (first.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d"), first.strftime("%Y-%m-%d"), first.hour,
-              end.strftime("%Y-%m-%d"), end.hour if end.date() == last.date() else 24)
-    return period if channel == "all" else (channel, *period)
-
-
 async def read_counts(db_path: Path | str, since: date, until: date, channel: str = "telegram") -> Counts:
     """Exact counts for the Cambodian days since..until (inclusive) on one channel ("all" for both)."""
     if channel not in CHANNELS:
@@ -107,7 +92,7 @@ async def read_counts(db_path: Path | str, since: date, until: date, channel: st
     path = Path(db_path)
     if not path.is_file():
         raise StatsError(f"No usage database at {path}: the bot has not recorded anything there yet.")
-    params = period_params(since, until, channel)
+    breakdown_params, days_params = period_params(since, until, channel)
     breakdown_sql, days_sql = queries(channel)
     counts = Counts(since, until, channel)
     try:
@@ -118,16 +103,15 @@ async def read_counts(db_path: Path | str, since: date, until: date, channel: st
             if version != SCHEMA_VERSION:
                 raise StatsError(f"{path} has schema version {version}, this code reads {SCHEMA_VERSION}: "
                                  "start the bot once to upgrade it, or update this code.")
-            async with db.execute(breakdown_sql, params) as cursor:
+            async with db.execute(breakdown_sql, breakdown_params) as cursor:
                 for row in await cursor.fetchall():
                     _add(counts, *row)
-            async with db.execute(days_sql, params) as cursor:
+            async with db.execute(days_sql, days_params) as cursor:
                 for day, hour, crisis, n in await cursor.fetchall():
-                    local, local_hour = local_day_hour(day, hour)
-                    counts.days[local] += n
-                    counts.hours[local_hour] += n
+                    counts.days[date.fromisoformat(day)] += n
+                    counts.hours[hour] += n
                     if crisis:
-                        counts.crisis_days[local] += n
+                        counts.crisis_days[date.fromisoformat(day)] += n
             # People are counted per calendar month apart from events; only closed months are shown.
             async with db.execute(
                 "SELECT month, counted FROM people WHERE sketch IS NULL AND month >= ? AND month <= ?",

@@ -98,8 +98,12 @@ async def test_fresh_database_has_current_schema_in_wal_mode(new_log: NewLog, tm
         "id", "day", "hour", "channel", "kind", "language", "topic", "topics", "crisis", "matched", "reply",
         "partners", "feedback",
     ]
-    assert {"events_by_kind", "events_by_hour"} <= indexes and "events_users" not in indexes
-    assert tables == {"schema_version", "events", "people"}
+    assert "events_day" in indexes and "events_users" not in indexes
+    assert tables == {"schema_version", "events", "people", "daily", "hourly"}
+    # The running totals, by Cambodian day and hour: 14:00 UTC is 21:00 in Phnom Penh.
+    assert rows(path, "SELECT day, channel, kind, topic, n FROM daily") == [
+        ("2025-03-10", "telegram", "text", "violence_at_home", 1)]
+    assert rows(path, "SELECT day, hour, n FROM hourly") == [("2025-03-10", 21, 1)]
     assert rows(path) == [("2025-03-10", 14, "violence_at_home", "violence_at_home")]
 
 
@@ -270,6 +274,8 @@ async def test_migrating_a_version_3_database_counts_its_people_then_forgets_the
         ("2025-02", 2, None), ("2025-03", 1, None)]
     assert "user_key" not in [r[1] for r in rows(path, "PRAGMA table_info(events)")]
     assert len(rows(path, "SELECT * FROM events")) == 5
+    assert rows(path, "SELECT day, n FROM daily ORDER BY day") == [  # totals made from the old events
+        ("2025-02-03", 1), ("2025-02-04", 1), ("2025-02-05", 1), ("2025-03-01", 1), ("2025-03-02", 1)]
     raw = path.read_bytes() + (Path(f"{path}-wal").read_bytes() if Path(f"{path}-wal").exists() else b"")
     assert not any(key.encode() in raw for key in keys)  # VACUUMed: no page still holds an old key
 
