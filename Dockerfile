@@ -6,7 +6,7 @@
 #
 # Configuration comes only from environment variables (see docs/deploy.md):
 #   TELEGRAM_BOT_TOKEN, TELEGRAM_API_BASE_URL, HELPLINE_WEBHOOK_URL, HELPLINE_WEBHOOK_LISTEN,
-#   HELPLINE_WEBHOOK_PORT, HELPLINE_WEBHOOK_SECRET, HELPLINE_HASH_KEY, HELPLINE_RETENTION_DAYS,
+#   HELPLINE_WEBHOOK_PORT, HELPLINE_WEBHOOK_SECRET, HELPLINE_HASH_KEY, HELPLINE_KEY_FILE, HELPLINE_RETENTION_DAYS,
 #   HELPLINE_STAFF_IDS.
 # No secret is set here or baked into the image: pass them with -e or --env-file at run time.
 
@@ -18,6 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     HELPLINE_DB=/data/helpline.db \
+    HELPLINE_KEY_FILE=/keys/month-keys \
     HELPLINE_WEBHOOK_LISTEN=0.0.0.0 \
     HELPLINE_WEBHOOK_PORT=8443
 
@@ -27,7 +28,8 @@ RUN groupadd --system --gid 10001 helpline \
        --shell /usr/sbin/nologin helpline \
     && mkdir /data \
     && chown helpline:helpline /data \
-    && chmod 0700 /data
+    && chmod 0700 /data \
+    && install -d -m 0700 -o helpline -g helpline /keys
 
 # Dependencies first, every one (transitive included) pinned with its hashes in requirements.lock
 # (refreshed by scripts/lock.sh), so a changed or substituted package fails the build. Then the
@@ -44,7 +46,8 @@ RUN pip install --no-cache-dir --no-deps /src \
     && helpline-bot check
 
 WORKDIR /data
-VOLUME ["/data"]
+# /keys holds the month key behind the count of people, apart from the database (docs/privacy-and-statistics.md).
+VOLUME ["/data", "/keys"]
 # Numeric, so the host and orchestrators (runAsNonRoot) can resolve it: helpline:helpline.
 USER 10001:10001
 

@@ -33,8 +33,9 @@ from telegram.request import BaseRequest, RequestData  # noqa: E402
 
 from bot.content import load  # noqa: E402
 from bot.engine import Engine  # noqa: E402
+from bot.people import Keyring  # noqa: E402
 from bot.telegram_app import build_application  # noqa: E402
-from bot.usage import Keyring, UsageLog  # noqa: E402
+from bot.usage import UsageLog  # noqa: E402
 
 TOKEN = "123456:BENCH"
 BOT = {"id": 1, "is_bot": True, "first_name": "Bench", "username": "bench_bot"}
@@ -143,7 +144,7 @@ async def main() -> None:
                 app.add_handler(MessageHandler(filters.TEXT, echo if name == "echo" else engine_echo(engine)))
             else:
                 app = build_application(TOKEN, engine, request=request, rate_limited=False,
-                                        usage=UsageLog(db), keyring=Keyring.load(db))
+                                        usage=UsageLog(db), keyring=Keyring(Path(folder) / "keys"))
             rate = await measure(app, request, args.updates, args.chats)
             results[name].append(rate)
             print(f"{name:5} {rate:8.0f} updates/s")

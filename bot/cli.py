@@ -44,12 +44,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """
     from bot.choices import Choice, feedback, hints_for, offered, topics
     from bot.replies import reply_language
-    from bot.usage import Keyring, UsageLog, make_event, run_in_thread
+    from bot.usage import UsageLog, make_event, run_in_thread
 
     engine = engine_or_exit()
     content = engine.content
     usage = UsageLog.from_env()
-    keyring = Keyring.load(usage.path)
     interactive = sys.stdin.isatty() and not args.json
     language: str | None = None
     numbered: dict[str, str] = {}
@@ -108,7 +107,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 hints, text = chosen, ""
             response = engine.respond(text, hints)
             show(response.reply, offered(content, response, reply_language(response.language, language)))
-            usage.record(make_event(response, channel="console", kind=kind, user_id=None, keyring=keyring))
+            usage.record(make_event(response, channel="console", kind=kind))
 
 
 def cmd_classify(args: argparse.Namespace) -> int:

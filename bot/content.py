@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,24 @@ PHONE_MODES = ("voice", "sms")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HELPLINE_NUMBER = "1280"
 HELPLINE_ID = "chc"
+# Topic ids reach the usage log, callback data and reports: a closed, plain shape.
+TOPIC_ID = re.compile(r"[a-z][a-z0-9_]*")
+# Child Helpline International categories ("Group › Category") a topic may roll up to in staff reports.
+CHI_CATEGORIES = (
+    "Violence › Physical and emotional violence and neglect (family)",
+    "Violence › Sexual violence",
+    "Violence › Violence and bullying at school",
+    "Violence › Online violence, exploitation and abuse",
+    "Violence › Violence in institutions (religious settings)",
+    "Violence › Child marriage and teenage pregnancy",
+    "Commercial exploitation › Child labour and trafficking",
+    "Mental health › Suicidal thoughts and self-harm",
+    "Mental health › Emotional wellbeing (sadness, loneliness, anxiety)",
+    "Family relationships › Family separation and alternative care",
+    "Family relationships › Parenting",
+    "Information › About the service",
+    "Non-counselling contact › Greetings",
+)
 # Texts every reply path needs; _texts.yaml must define each in km and en.
 REQUIRED_TEXTS = (
     "helpline", "crisis_suicide", "crisis_danger", "unknown", "topics_header",
@@ -407,6 +426,13 @@ def _read_topic(reader: _Reader, organizations: Mapping[str, Organization]) -> T
     expected = Path(reader.name).stem
     if topic_id is not None and topic_id != expected:
         reader.problem("id", f"'{topic_id}' must match the file name '{expected}'")
+    if not TOPIC_ID.fullmatch(expected):
+        reader.problem("id", f"'{expected}' must be lower-case letters a-z, digits and _, starting with a letter "
+                       "(rename the file too)")
+    chi_category = reader.get(data, "chi_category", "", str) or ""
+    if chi_category and chi_category not in CHI_CATEGORIES:
+        reader.problem("chi_category", f"'{chi_category}' is not in the CHI list; use one of: "
+                       + "; ".join(CHI_CATEGORIES) + " (or add it to CHI_CATEGORIES in bot/content.py)")
     partners = reader.strings(data, "partners", "")
     for i, partner in enumerate(partners):
         org = organizations.get(partner)
@@ -429,7 +455,7 @@ def _read_topic(reader: _Reader, organizations: Mapping[str, Organization]) -> T
         id=topic_id or expected,
         title=title,
         label=label,
-        chi_category=reader.get(data, "chi_category", "", str) or "",
+        chi_category=chi_category,
         reply=reader.localised(data, "reply", ""),
         partners=tuple(partners),
         weight=float(weight if weight is not None else 1.0),

@@ -14,9 +14,11 @@ import datetime as dt
 import html
 import logging
 import os
+import re
 import secrets
 import signal
 import time
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -54,7 +56,8 @@ from bot.replies import TELEGRAM_LIMIT, reply_language
 
 if TYPE_CHECKING:
     from bot.health import Heartbeat
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +93,18 @@ _COMMAND_TEXT = {
 
 
 class PerChatOrder(BaseUpdateProcessor):
-    """Serve many chats at once while answering each chat's messages in order.
+    """Serve many chats at once, answer each chat's updates in order, and let no chat hold up another.
 
-    A chat that floods (FOLD_AFTER or more text messages waiting behind one) has its
-    waiting texts folded into the next one: a single reply reads them all together, so
-    nothing is left unanswered, crisis words in any of them still count, and the chat
-    gets about one reply a second instead of a backlog that grows for minutes.
+    Every update waiting for its chat's turn holds one of the shared update slots, so a chat may
+    keep only a few waiting: FOLD_AFTER texts and WAITING other updates. Beyond that a private
+    text is folded into the last text in line (one reply reads them all together, so nothing is
+    left unread and crisis words in any of them still count), and anything else (stickers,
+    commands, buttons, group commands) is dropped: the replies already in line answer it. A
+    flood from one chat so gets about one reply a second and other chats never queue behind it.
     """
 
     FOLD_AFTER = 10
+    WAITING = 3
 
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
@@ -110,28 +116,37 @@ class PerChatOrder(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
+        assert isinstance(update, Update)
         text = _private_text(update)
         queue = self._chats.setdefault(chat.id, _ChatQueue())
+        if (queue.texts >= self.FOLD_AFTER) if text is not None else (queue.others >= self.WAITING):
+            if text is not None:
+                self._folded.setdefault(queue.last_text, []).append(text)
+            if asyncio.iscoroutine(coroutine):
+                coroutine.close()
+            return
         queue.updates += 1
-        queue.texts += text is not None
+        if text is not None:
+            queue.texts += 1
+            queue.last_text = update.update_id
+        else:
+            queue.others += 1
         try:
             async with queue.lock:
                 if text is not None:
                     queue.texts -= 1
-                    if queue.texts >= self.FOLD_AFTER:
-                        self._folded.setdefault(chat.id, []).append(text)
-                        if asyncio.iscoroutine(coroutine):
-                            coroutine.close()
-                        return
+                else:
+                    queue.others -= 1
                 await coroutine
         finally:
+            self._folded.pop(update.update_id, None)
             queue.updates -= 1
             if queue.updates == 0:
                 del self._chats[chat.id]
 
-    def take_folded(self, chat_id: int) -> list[str]:
-        """Texts of this chat folded into the message being answered now (memory only)."""
-        return self._folded.pop(chat_id, [])
+    def take_folded(self, update: Update) -> list[str]:
+        """Later texts of this chat folded into this one, which is being answered now (memory only)."""
+        return self._folded.pop(update.update_id, [])
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -142,11 +157,13 @@ class PerChatOrder(BaseUpdateProcessor):
 
 @dataclass
 class _ChatQueue:
-    """One chat's turn-taking: its lock, and how many updates and texts are in line."""
+    """One chat's turn-taking: its lock, and what is in line."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    updates: int = 0
-    texts: int = 0
+    updates: int = 0  # in line, including the one being answered
+    texts: int = 0  # private texts waiting
+    others: int = 0  # other updates waiting
+    last_text: int = 0  # update_id of the last text in line
 
 
 def _private_text(update: object) -> str | None:
@@ -328,18 +345,20 @@ class HelplineBot:
         ids = context.chat_data.setdefault("ids", deque(maxlen=_MAX_REMEMBERED))
         ids.append((message.message_id, time.monotonic()))
 
-    def record(self, update: Update, kind: str, response: Response | None, lang: str) -> None:
-        """One anonymised usage event per reply (commands and non-text carry no topics)."""
-        if self.usage is None or self.keyring is None:
+    def record(self, update: Update, kind: str, response: Response | None, lang: str, feedback: str = "") -> None:
+        """One anonymised usage event per reply (commands carry no topics); the person is counted apart."""
+        if self.usage is None:
             return
         if response is None:
             response = Response(language=lang, intents=(), crisis=False, crisis_kinds=(), provinces=(),
                                 partners=(), reply="")
         from bot.usage import make_event
 
+        event = make_event(response, channel="telegram", kind=kind, feedback=feedback)
+        self.usage.record(event)
         user = update.effective_user
-        self.usage.record(make_event(response, channel="telegram", kind=kind,
-                                     user_id=user.id if user else None, keyring=self.keyring))
+        if user is not None and self.keyring is not None:
+            self.usage.count_person(self.keyring.person(user.id, event.hour), event.hour)
 
     async def answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE, text: str, kind: str,
                      hints: Hints, note: str = "") -> None:
@@ -418,7 +437,11 @@ class HelplineBot:
         chat = update.effective_chat
         self.remember(context, update.effective_message)
         lang = self.ui_language(update, context)
-        ids = (context.chat_data or {}).pop("ids", deque())
+        memory = context.chat_data if context.chat_data is not None else {}
+        ids = memory.pop("ids", deque())
+        # Message ids live in memory only: after a restart only this /clear is known, so say so.
+        key = "cleared" if len(ids) > 1 or memory.get("cleared") else "cleared_restart"
+        memory["cleared"] = True
         cutoff = time.monotonic() - DELETE_WINDOW.total_seconds() + 60
         recent = [message_id for message_id, seen in ids if seen > cutoff]
         if chat is not None:
@@ -427,7 +450,7 @@ class HelplineBot:
                     await context.bot.delete_messages(chat.id, recent[i : i + 100])
                 except (BadRequest, Forbidden):
                     log.info("some messages could not be deleted")
-            await context.bot.send_message(chat.id, self.text("cleared", lang))
+            await context.bot.send_message(chat.id, self.text(key, lang))
         self.record(update, "command", None, lang)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -440,7 +463,7 @@ class HelplineBot:
 
         self.remember(context, update.effective_message)
         lang = self.ui_language(update, context)
-        summary = await staff_summary(self.usage.path, dt.datetime.now(dt.UTC).date())
+        summary = await staff_summary(self.usage.path, self.content, lang)
         await self.send(update, context, f"{self.content.text('stats_header', lang)}\n\n{summary}\n\n"
                         + self.content.text("helpline", lang))
         self.record(update, "command", None, lang)
@@ -451,10 +474,10 @@ class HelplineBot:
         self.remember(context, message)
         text = (message.text or message.caption or "") if message else ""
         kind = "command" if text.startswith("/") else "text"
-        folded = self.order.take_folded(update.effective_chat.id) if update.effective_chat else []
+        folded = self.order.take_folded(update)
         hints = Hints(language=self.language(update, context))
         note = self.content.text("folded", self.ui_language(update, context)) if folded else ""
-        await self.answer(update, context, "\n".join([*folded, text]), kind, hints, note)
+        await self.answer(update, context, "\n".join([text, *folded]), kind, hints, note)
 
     async def non_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Stickers, photos, voice...: a kind note that the bot reads text, the menu and 1280."""
@@ -481,13 +504,17 @@ class HelplineBot:
         if kind == "l" and value in _LANGUAGES and context.user_data is not None:
             context.user_data["language"] = value
             await self.send(update, context, self.text("language_set", value), self.menu(value))
-            self.record(update, "button", None, value)
+            self.record(update, "language", None, value)
         elif hints is not None:
             await self.answer(update, context, "", "button", hints)
-        elif rated is not None and rated[1]:
-            await self.send(update, context, self.text("thanks_feedback", lang), self.menu(lang))
-            self.record(update, "button", None, lang)
-        else:  # "Not what I meant", "Topics", "Something else", "I am safe", stale or forged data
+        elif rated is not None:  # "Helpful" thanks; "Not what I meant" shows the topics
+            topic, helpful = rated
+            await self.send(update, context, self.text("thanks_feedback" if helpful else "menu_prompt", lang),
+                            self.menu(lang))
+            rating = Response(language=lang, intents=(topic,), crisis=False, crisis_kinds=(), provinces=(),
+                              partners=(), reply="")
+            self.record(update, "feedback", rating, lang, feedback="helpful" if helpful else "not_helpful")
+        else:  # "Topics", "Something else", "I am safe", stale or forged data
             await self.send(update, context, self.text("menu_prompt", lang), self.menu(lang))
             self.record(update, "button", None, lang)
 
@@ -499,8 +526,10 @@ class HelplineBot:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the error type only, and still give a private chat a reply with 1280."""
-        log.error("handler failed: %s", type(context.error).__name__,
-                  exc_info=log.isEnabledFor(logging.DEBUG) and context.error)
+        # The error's message may quote what someone wrote: only its type, and at DEBUG where it happened.
+        error = context.error
+        where = "".join(traceback.format_tb(error.__traceback__)) if error and log.isEnabledFor(logging.DEBUG) else ""
+        log.error("handler failed: %s%s", type(error).__name__, f"\n{where}" if where else "")
         if not isinstance(update, Update) or update.effective_chat is None:
             return
         if update.effective_chat.type != ChatType.PRIVATE:
@@ -617,30 +646,67 @@ def build_application(
 
 
 class Redact(logging.Filter):
-    """Replace a secret (the bot token) in every log line and traceback, whoever logs it.
+    """Replace secrets (the bot token, the webhook secret) in every log line and traceback, whoever logs it.
 
     python-telegram-bot quotes the token when Telegram rejects it, and request URLs contain it.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, *secrets: str) -> None:
         super().__init__()
-        self.secret = secret
+        self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
-        record.msg = record.getMessage().replace(self.secret, "<token>")
+        record.msg = self.redact(record.getMessage())
         record.args = ()
         if record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, "<token>")
+            record.exc_text = self.redact(record.exc_text)
         return True
 
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "<secret>")
+        return text
 
-def quiet_http_logs() -> None:
-    """httpx logs request URLs (which contain the token) at INFO: keep them out."""
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+
+# Libraries that log whole updates (text, ids, names, usernames), request bodies or URLs (the
+# token, the webhook secret) at DEBUG or INFO: never below WARNING, whatever HELPLINE_LOG_LEVEL says.
+CHATTY_LOGGERS = ("telegram", "httpx", "httpcore", "hpack", "h2", "tornado", "aiosqlite", "asyncio")
+
+
+def protect_logs(*secrets: str) -> None:
+    """Keep identifying data and secrets out of every log record, DEBUG included."""
+    for name in CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), logging.WARNING))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Redact(*secrets))
+
+
+def staff_ids(raw: str) -> frozenset[int]:
+    """Telegram ids from HELPLINE_STAFF_IDS (commas or spaces); each invalid one is reported by value and left out."""
+    ids: set[int] = set()
+    for value in raw.replace(",", " ").split():
+        if re.fullmatch(r"[0-9]{1,19}", value):
+            ids.add(int(value))
+        else:
+            log.error("HELPLINE_STAFF_IDS: %r is not a Telegram id (digits 0-9 only); left out", value)
+    return frozenset(ids)
+
+
+# The largest webhook request body read. An update is a message (4,096 characters, up to 4
+# bytes each in UTF-8, plus entities) and perhaps the message it replies to: well under this.
+# Larger bodies are refused from their Content-Length, before they are read or the secret checked.
+WEBHOOK_MAX_BODY = 128 * 1024
+
+
+def limit_webhook_bodies(max_body: int = WEBHOOK_MAX_BODY) -> None:
+    """Make every tornado HTTPServer (python-telegram-bot's webhook server) refuse larger bodies."""
+    from tornado.httpserver import HTTPServer
+
+    HTTPServer.configure(None, max_body_size=max_body)
 
 
 def webhook_settings(env: Mapping[str, str]) -> dict[str, Any] | None:
@@ -666,26 +732,32 @@ def run(engine: Engine) -> int:
     """Start from the environment: long polling, or a webhook when HELPLINE_WEBHOOK_URL is set.
 
     Exit codes: 0 stopped by a signal, 1 another failure, 2 Telegram rejected the token
-    (at start or later): restarting cannot help, a person must act.
+    (at start or later) or the configuration is wrong: restarting cannot help, a person must act.
     """
     from bot.health import Heartbeat, heartbeat_path
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
     token = os.environ["TELEGRAM_BOT_TOKEN"]
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(Redact(token))
-    quiet_http_logs()
-    usage = UsageLog.from_env()
+    webhook = webhook_settings(os.environ)
+    protect_logs(token, webhook["secret_token"] if webhook else "", os.environ.get("HELPLINE_HASH_KEY", ""))
+    try:
+        usage = UsageLog.from_env()
+        keyring = Keyring.load()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     usage.close_timeout = STOP_USAGE_WITHIN
-    staff = frozenset(int(x) for x in os.environ.get("HELPLINE_STAFF_IDS", "").replace(",", " ").split() if x.isdigit())
     watch = Watch(Heartbeat(heartbeat_path(usage.path)))
     app = build_application(
         token, engine,
-        base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=Keyring.load(usage.path),
-        staff_ids=staff, watch=watch,
+        base_url=os.environ.get("TELEGRAM_API_BASE_URL"), usage=usage, keyring=keyring,
+        staff_ids=staff_ids(os.environ.get("HELPLINE_STAFF_IDS", "")), watch=watch,
     )
+    if webhook:
+        limit_webhook_bodies()
     try:
-        return asyncio.run(serve(app, watch, webhook_settings(os.environ)))
+        return asyncio.run(serve(app, watch, webhook))
     except InvalidToken:
         log.error("Telegram rejected TELEGRAM_BOT_TOKEN: check it with @BotFather")
         return 2

@@ -1,9 +1,11 @@
 """The anonymised usage log: one small event per reply, written off the reply path.
 
 What an event holds is deliberately poor: the hour (UTC), the channel, the kind of message,
-the detected language, the ranked topic ids, the crisis flag, whether anything matched, and
-a pseudonymous user key that changes every month. Never message text, user or chat ids,
-names, phone numbers, message ids or exact times.
+the detected language, the ranked topic ids, the crisis flag, whether anything matched, what
+the reply did, the partners it named and the feedback given. Nothing in an event links it to
+a person or to another event of the same person: never message text, user or chat ids, names,
+phone numbers, message ids, exact times or any per-person key. How many different people wrote
+in a month is counted apart, in a sketch that cannot be joined to events (bot.people).
 
 Writing never delays a reply. `UsageLog.record` only appends to a bounded in-memory queue;
 one writer task drains it in batches. When the database is unavailable (locked, read-only,
@@ -15,15 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import logging
 import os
 import re
-import secrets
 import sqlite3
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,20 +31,21 @@ from typing import Protocol
 
 import aiosqlite
 
+from bot.people import Sketch, month_of
+
 log = logging.getLogger(__name__)
 
 CHANNELS = ("telegram", "console")
-KINDS = ("text", "button", "command", "non-text")
+# "language": a language switch; "feedback": a press on 👍 / 👎 under a reply.
+KINDS = ("text", "button", "command", "non-text", "language", "feedback")
 # What the reply did (bot.engine.Response.form).
 REPLIES = ("urgent", "check_in", "clarify", "referral", "menu", "fixed")
+FEEDBACK = ("", "helpful", "not_helpful")
 UNKNOWN = "unknown"
 DEFAULT_DB = Path("data") / "helpline.db"
 DEFAULT_RETENTION_DAYS = 365
-# The shortest HELPLINE_HASH_KEY accepted: user ids are guessable, so the key must not be.
-MIN_KEY_CHARS = 16
 # Only closed vocabularies and ids ever reach the database; free text cannot pass these.
 _ID = re.compile(r"[a-z][a-z0-9_-]{0,63}")
-_USER_KEY = re.compile(r"(?:[0-9a-f]{64})?")
 
 
 def utcnow() -> datetime:
@@ -65,13 +65,14 @@ class Event:
 
     hour: datetime  # UTC, truncated to the hour
     channel: str  # "telegram" | "console"
-    kind: str  # "text" | "button" | "command" | "non-text"
+    kind: str  # one of KINDS
     language: str  # "km" | "en" | "kh-latn"
     intents: tuple[str, ...]  # ranked topic ids, ("unknown",) when none
     crisis: bool
     matched: bool
-    user_key: str  # HMAC-SHA256(key, f"{yyyy-mm}:{user_id}") hex; "" when no user
     reply: str = "referral"  # what the reply did: one of REPLIES
+    partners: tuple[str, ...] = ()  # directory ids of the partners the reply named
+    feedback: str = ""  # one of FEEDBACK
 
     def __post_init__(self) -> None:
         if self.hour.tzinfo is None or self.hour != truncate_hour(self.hour):
@@ -84,10 +85,12 @@ class Event:
             raise ValueError("Event.language must be a language code such as 'km'")
         if not self.intents or not all(_ID.fullmatch(t) for t in self.intents):
             raise ValueError("Event.intents must be topic ids, ('unknown',) when none")
-        if not _USER_KEY.fullmatch(self.user_key):
-            raise ValueError("Event.user_key must be a 64-character hex digest or ''")
         if self.reply not in REPLIES:
             raise ValueError(f"Event.reply must be one of {REPLIES}")
+        if not all(_ID.fullmatch(p) for p in self.partners):
+            raise ValueError("Event.partners must be directory ids")
+        if self.feedback not in FEEDBACK:
+            raise ValueError(f"Event.feedback must be one of {FEEDBACK}")
 
 
 class Response(Protocol):
@@ -103,6 +106,8 @@ class Response(Protocol):
     def matched(self) -> bool: ...
     @property
     def form(self) -> str: ...
+    @property
+    def partners(self) -> tuple[str, ...]: ...
 
 
 def make_event(
@@ -110,11 +115,10 @@ def make_event(
     *,
     channel: str,
     kind: str,
-    user_id: int | None,
-    keyring: Keyring,
     now: datetime | None = None,
+    feedback: str = "",
 ) -> Event:
-    """The anonymous event for one reply; raises ValueError only on a bad channel or kind."""
+    """The anonymous event for one reply; raises ValueError only on a bad channel, kind or feedback."""
     hour = truncate_hour(now or utcnow())
     intents = tuple(response.intents) or (UNKNOWN,)
     return Event(
@@ -125,77 +129,18 @@ def make_event(
         intents=intents,
         crisis=bool(response.crisis),
         matched=bool(response.matched) and intents != (UNKNOWN,),  # no topic is never "matched"
-        user_key="" if user_id is None else keyring.user_key(user_id, hour),
         reply=response.form,
+        partners=tuple(response.partners),
+        feedback=feedback,
     )
 
 
-class Keyring:
-    """The secret behind user keys: HELPLINE_HASH_KEY, else a 0600 key file beside the database."""
-
-    __slots__ = ("_key", "source")
-
-    def __init__(self, key: bytes, source: str = "given") -> None:
-        if len(key) < MIN_KEY_CHARS:
-            raise ValueError(f"the hash key must be at least {MIN_KEY_CHARS} characters long")
-        self._key = key
-        self.source = source  # where the key came from, for messages; never the key itself
-
-    def __repr__(self) -> str:
-        return f"Keyring(source={self.source!r})"
-
-    @staticmethod
-    def key_path(db_path: Path) -> Path:
-        """Where the generated key lives: beside the database, never inside it."""
-        return db_path.with_name(db_path.name + ".key")
-
-    @classmethod
-    def load(cls, db_path: Path) -> Keyring:
-        """HELPLINE_HASH_KEY when set; otherwise read, or generate once, `<db>.key` (mode 0600)."""
-        if env := os.environ.get("HELPLINE_HASH_KEY"):
-            if len(env) < MIN_KEY_CHARS:
-                raise ValueError(
-                    f"HELPLINE_HASH_KEY is too short: use at least {MIN_KEY_CHARS} random characters, e.g. "
-                    "the output of: python -c 'import secrets; print(secrets.token_hex(32))'"
-                )
-            return cls(env.encode("utf-8"), "HELPLINE_HASH_KEY")
-        path = cls.key_path(Path(db_path))
-        if not path.exists():
-            _create_key_file(path)
-        return cls(_read_key_file(path), str(path))
-
-    def user_key(self, user_id: int, when: datetime) -> str:
-        """The same for one user within a calendar month (UTC); unlinkable across months."""
-        month = truncate_hour(when).strftime("%Y-%m")
-        return hmac.new(self._key, f"{month}:{int(user_id)}".encode(), hashlib.sha256).hexdigest()
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a fresh random key atomically with mode 0600; a concurrent creator wins harmlessly."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        with contextlib.suppress(FileExistsError):
-            os.link(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _read_key_file(path: Path) -> bytes:
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        os.chmod(path, 0o600)
-        log.warning("usage log: %s was readable by others (mode %o); set it to 0600", path, mode)
-    key = path.read_text(encoding="ascii").strip()
-    if len(key) < MIN_KEY_CHARS:
-        raise ValueError(f"{path}: the key file is empty or too short; delete it to generate a new one")
-    return key.encode("ascii")
-
+# Staff count days in Cambodia (UTC+7 all year): the running totals are kept by Cambodian day and hour.
+LOCAL_OFFSET = timedelta(hours=7)
+_LOCAL_DAY = "date(day, printf('+%d days', (hour + 7) / 24))"
+_ADD_DAILY = ("INSERT INTO daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT DO UPDATE SET n = n + excluded.n")
+_ADD_HOURLY = "INSERT INTO hourly VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n"
 
 # Schema history. Each entry upgrades from the previous version; they run at start, in one
 # transaction, and the version reached is kept in schema_version.
@@ -246,11 +191,48 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     3: (
         "ALTER TABLE events ADD COLUMN reply TEXT NOT NULL DEFAULT 'referral' CHECK (reply NOT GLOB '*[^a-z_]*')",
     ),
+    # v4: no per-person key in events: each month's distinct user keys become one number in
+    # `people`, which from now on counts people through a sketch held apart; the partners a
+    # reply named and the feedback given; new statistics indexes. The file is VACUUMed afterwards.
+    4: (
+        """CREATE TABLE people (
+            month TEXT PRIMARY KEY CHECK (month GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]'),
+            counted INTEGER NOT NULL DEFAULT 0 CHECK (counted >= 0),
+            sketch BLOB CHECK (sketch IS NULL OR length(sketch) = 4096)
+        )""",
+        """INSERT INTO people (month, counted)
+           SELECT substr(day, 1, 7), COUNT(DISTINCT user_key) FROM events WHERE user_key <> '' GROUP BY 1""",
+        "DROP INDEX events_users",
+        "ALTER TABLE events DROP COLUMN user_key",
+        "ALTER TABLE events ADD COLUMN partners TEXT NOT NULL DEFAULT '' CHECK (partners NOT GLOB '*[^a-z0-9_ -]*')",
+        "ALTER TABLE events ADD COLUMN feedback TEXT NOT NULL DEFAULT '' "
+        "CHECK (feedback IN ('', 'helpful', 'not_helpful'))",
+        # Statistics read two running totals kept with every batch (Cambodian days and hours), so
+        # a year of a million events is summed from thousands of rows; events keep an index for retention.
+        "DROP INDEX events_stats",
+        "CREATE INDEX events_day ON events(day, hour)",
+        """CREATE TABLE daily (
+            day TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, topic TEXT NOT NULL,
+            language TEXT NOT NULL, crisis INTEGER NOT NULL, matched INTEGER NOT NULL, reply TEXT NOT NULL,
+            feedback TEXT NOT NULL, partners TEXT NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (channel, kind, topic, language, crisis, matched, reply, feedback, partners, day)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE hourly (
+            day TEXT NOT NULL, hour INTEGER NOT NULL, channel TEXT NOT NULL, crisis INTEGER NOT NULL,
+            n INTEGER NOT NULL, PRIMARY KEY (day, hour, channel, crisis)
+        ) WITHOUT ROWID""",
+        f"""INSERT INTO daily SELECT {_LOCAL_DAY}, channel, kind, topic, language, crisis, matched, reply, feedback,
+                  partners, COUNT(*) FROM events GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10""",
+        f"""INSERT INTO hourly SELECT {_LOCAL_DAY}, (hour + 7) % 24, channel, crisis, COUNT(*)
+           FROM events GROUP BY 1, 2, 3, 4""",
+    ),
 }
 SCHEMA_VERSION = max(MIGRATIONS)
+# Upgrading from below this version removed personal data: VACUUM, so no page keeps it.
+_VACUUM_BELOW = 4
 _INSERT = (
-    "INSERT INTO events (day, hour, channel, kind, language, topic, topics, crisis, matched, user_key, reply) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (day, hour, channel, kind, language, topic, topics, crisis, matched, reply, partners, "
+    "feedback) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # What "unavailable" looks like: any SQLite error, or the file system refusing.
 _DB_ERRORS = (sqlite3.Error, OSError, ValueError)
@@ -288,7 +270,7 @@ async def migrate(db: aiosqlite.Connection) -> int:
     return found
 
 
-def _row(event: Event) -> tuple[str, int, str, str, str, str, str, int, int, str, str]:
+def _row(event: Event) -> tuple[str, int, str, str, str, str, str, int, int, str, str, str]:
     return (
         event.hour.strftime("%Y-%m-%d"),
         event.hour.hour,
@@ -299,9 +281,23 @@ def _row(event: Event) -> tuple[str, int, str, str, str, str, str, int, int, str
         " ".join(event.intents),
         int(event.crisis),
         int(event.matched),
-        event.user_key,
         event.reply,
+        " ".join(event.partners),
+        event.feedback,
     )
+
+
+def _totals(batch: list[Event]) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The batch added up by Cambodian day (and hour): the rows for `daily` and `hourly`."""
+    daily: Counter[tuple[object, ...]] = Counter()
+    hourly: Counter[tuple[object, ...]] = Counter()
+    for event in batch:
+        local = event.hour + LOCAL_OFFSET
+        day = local.strftime("%Y-%m-%d")
+        daily[(day, event.channel, event.kind, event.intents[0], event.language, int(event.crisis),
+               int(event.matched), event.reply, event.feedback, " ".join(event.partners))] += 1
+        hourly[(day, local.hour, event.channel, int(event.crisis))] += 1
+    return [(*k, n) for k, n in daily.items()], [(*k, n) for k, n in hourly.items()]
 
 
 def default_db_path() -> Path:
@@ -354,6 +350,11 @@ class UsageLog:
         self._closed = False
         self._dropped = 0
         self._written = 0
+        # This month's people, in memory; saved at most once an hour (and at close), so old
+        # copies of the sketch in the file cannot be compared message by message.
+        self._sketches: dict[str, Sketch] = {}
+        self._people_saved = ""  # the hour (yyyy-mm-dd hh) of the last save
+        self._people_dirty = False
 
     @classmethod
     def from_env(cls) -> UsageLog:
@@ -425,6 +426,14 @@ class UsageLog:
         except Exception:  # noqa: BLE001 - recording must never break a reply
             self._dropped += 1
 
+    def count_person(self, digest: bytes | None, when: datetime) -> None:
+        """Add one person's digest (bot.people.Keyring.person) to the month's count; never stored with an event."""
+        if digest is None or self._closed:
+            return
+        with self._lock:
+            self._sketches.setdefault(month_of(when), Sketch()).add(digest)
+            self._people_dirty = True
+
     async def close(self) -> None:
         """Stop the writer, flush what is queued (retrying until close_timeout), close the database."""
         if self._closed:
@@ -445,6 +454,11 @@ class UsageLog:
             delay = min(delay * 2, self.retry_max)
         if self._queue:
             log.warning("usage log: %d events could not be written before stopping", len(self._queue))
+        if self._people_dirty:
+            try:
+                await self._save_people(await self._ensure_open(), force=True)
+            except _DB_ERRORS as exc:
+                log.warning("usage log: the people count could not be saved (%s)", type(exc).__name__)
         await self._disconnect()
 
     async def apply_retention(self) -> int:
@@ -452,6 +466,7 @@ class UsageLog:
         return await self._retain(await self._ensure_open())
 
     async def _retain(self, db: aiosqlite.Connection) -> int:
+        """Delete old events for real: secure_delete zeroes their bytes, and the checkpoint empties the WAL."""
         cutoff = truncate_hour(self.clock() - timedelta(days=self.retention_days))
         day = cutoff.strftime("%Y-%m-%d")
         cursor = await db.execute(
@@ -459,6 +474,12 @@ class UsageLog:
         )
         deleted = cursor.rowcount
         await cursor.close()
+        local_day = (cutoff + LOCAL_OFFSET).strftime("%Y-%m-%d")  # totals go by whole Cambodian days
+        for table in ("daily", "hourly"):
+            await db.execute(f"DELETE FROM {table} WHERE day < ?", (local_day,))  # noqa: S608 - fixed names
+        await db.execute("DELETE FROM people WHERE month < ?", (month_of(cutoff),))
+        if deleted > 0:
+            await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         if self._loop is not None:
             self._retention_due = self._loop.time() + self.retention_interval
         return max(deleted, 0)
@@ -485,6 +506,7 @@ class UsageLog:
             db = await self._ensure_open()
             if self._loop is not None and self._loop.time() >= self._retention_due:
                 await self._retain(db)
+            await self._save_people(db)
             while self._queue:
                 self._check_file()
                 with self._lock:
@@ -492,6 +514,9 @@ class UsageLog:
                 await db.execute("BEGIN IMMEDIATE")
                 try:
                     await db.executemany(_INSERT, [_row(e) for e in batch])
+                    daily, hourly = _totals(batch)
+                    await db.executemany(_ADD_DAILY, daily)
+                    await db.executemany(_ADD_HOURLY, hourly)
                     await db.execute("COMMIT")
                 except BaseException:
                     with contextlib.suppress(*_DB_ERRORS):
@@ -511,6 +536,48 @@ class UsageLog:
             log.info("usage log: writing again to %s (%d events dropped in all)", self.path, self._dropped)
         self._retry_delay = 0.0
         return True
+
+    async def _save_people(self, db: aiosqlite.Connection, *, force: bool = False) -> None:
+        """Merge the in-memory sketches into `people` (hourly), and reduce closed months to a number."""
+        now = self.clock()
+        hour, current = truncate_hour(now).strftime("%Y-%m-%d %H"), month_of(now)
+        if not self._people_dirty or (hour == self._people_saved and not force and min(self._sketches) >= current):
+            return
+        with self._lock:
+            sketches, self._sketches, self._people_dirty = self._sketches, {}, False
+        try:
+            await db.execute("BEGIN IMMEDIATE")
+            for month, sketch in sorted(sketches.items()):
+                async with db.execute("SELECT sketch FROM people WHERE month = ?", (month,)) as cursor:
+                    row = await cursor.fetchone()
+                if row and row[0] is not None:
+                    sketch.merge(bytes(row[0]))
+                closed = month < current
+                await db.execute(
+                    "INSERT INTO people (month, counted, sketch) VALUES (?, ?, ?) ON CONFLICT (month) DO UPDATE "
+                    "SET counted = counted + excluded.counted, sketch = excluded.sketch",
+                    (month, sketch.estimate() if closed else 0, None if closed else bytes(sketch.registers)),
+                )
+            await db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(*_DB_ERRORS):
+                await db.execute("ROLLBACK")
+            with self._lock:  # keep what was counted for the next attempt
+                for month, sketch in sketches.items():
+                    self._sketches.setdefault(month, Sketch()).merge(bytes(sketch.registers))
+                self._people_dirty = True
+            raise
+        self._people_saved = hour
+        await self._close_months(db, current)
+
+    async def _close_months(self, db: aiosqlite.Connection, current: str) -> None:
+        """Months before `current` still holding a sketch become a number (after a restart in a new month)."""
+        async with db.execute("SELECT month, sketch FROM people WHERE month < ? AND sketch IS NOT NULL",
+                              (current,)) as cursor:
+            open_months = list(await cursor.fetchall())
+        for month, data in open_months:
+            await db.execute("UPDATE people SET counted = counted + ?, sketch = NULL WHERE month = ?",
+                             (Sketch(bytes(data)).estimate(), month))
 
     def _requeue(self, batch: list[Event]) -> None:
         """Put an unwritten batch back at the front, keeping the bound by dropping the oldest."""
@@ -541,7 +608,11 @@ class UsageLog:
         try:
             await db.execute("PRAGMA journal_mode=WAL")
             await db.execute("PRAGMA synchronous=NORMAL")
-            await migrate(db)
+            await db.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten, not just unlinked
+            if 0 < await migrate(db) < _VACUUM_BELOW:
+                await db.execute("VACUUM")
+                await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._close_months(db, month_of(self.clock()))
             await self._retain(db)  # at every (re)open, then daily
             stat = os.stat(self.path)
         except BaseException:

@@ -137,6 +137,19 @@ def test_topic_id_must_match_file_name(copy: Path) -> None:
     assert any(p.startswith("intents/pagoda.yaml: id: ") for p in _problems(copy))
 
 
+def test_topic_ids_are_plain_lower_case(copy: Path) -> None:
+    path = copy / "intents" / "pagoda.yaml"
+    _edit(path, "id: pagoda", "id: Pagoda")
+    path.rename(copy / "intents" / "Pagoda.yaml")
+    assert any(p.startswith("intents/Pagoda.yaml: id: 'Pagoda' must be lower-case") for p in _problems(copy))
+
+
+@pytest.mark.parametrize("category", ['"=HYPERLINK(\\"http://x\\")"', '"Violence › Anything I like"', '"\\e[31mRed"'])
+def test_chi_category_comes_from_the_chi_list(copy: Path, category: str) -> None:
+    _edit(copy / "intents" / "pagoda.yaml", PAGODA_CATEGORY, f"chi_category: {category}\n")
+    assert any(p.startswith("intents/pagoda.yaml: chi_category: ") and "CHI list" in p for p in _problems(copy))
+
+
 def test_helpline_text_must_contain_1280(copy: Path) -> None:
     _edit(copy / "intents" / "_texts.yaml", "call or text 1280, free, 24 hours a day", "call us")
     assert "intents/_texts.yaml: helpline.en: must contain 1280" in _problems(copy)

@@ -18,7 +18,8 @@ import pytest
 
 from bot.engine import Engine
 from bot.health import age, heartbeat_path
-from bot.usage import Keyring, UsageLog
+from bot.people import Keyring
+from bot.usage import UsageLog
 from tests.fakebot import TOKEN, FakeBotAPI
 from tests.test_telegram import replies, running
 
@@ -43,7 +44,7 @@ def events(db: Path) -> int:
 async def test_burst_of_1000_messages_from_200_chats(fake: FakeBotAPI, engine: Engine, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     chats = range(1000, 1200)
-    async with running(fake, engine, usage=UsageLog(db), keyring=Keyring.load(db)) as errors:
+    async with running(fake, engine, usage=UsageLog(db), keyring=Keyring(tmp_path / "keys")) as errors:
         for text in MESSAGES:
             for chat in chats:
                 fake.message(chat, text)
@@ -58,7 +59,7 @@ async def test_burst_of_1000_messages_from_200_chats(fake: FakeBotAPI, engine: E
 async def test_a_deleted_database_does_not_stop_replies(fake: FakeBotAPI, engine: Engine, tmp_path: Path) -> None:
     db = tmp_path / "usage.db"
     usage = UsageLog(db, flush_interval=0.05)
-    async with running(fake, engine, usage=usage, keyring=Keyring.load(db)):
+    async with running(fake, engine, usage=usage, keyring=Keyring(tmp_path / "keys")):
         fake.message(1, "hello")
         await replies(fake, 1, 1)
         await asyncio.sleep(0.2)
@@ -84,7 +85,7 @@ async def test_a_full_disk_does_not_stop_replies_and_logging_resumes(
         pytest.skip("cannot mount a tmpfs here")
     try:
         db = disk / "usage.db"
-        keyring = Keyring.load(db)
+        keyring = Keyring(tmp_path / "keys")
         filler = disk / "filler"
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=100"], capture_output=True)
         usage = UsageLog(db, flush_interval=0.05, retry_initial=0.05, retry_max=0.2)

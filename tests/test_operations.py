@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.usage import Keyring, UsageLog, make_event
+from bot.people import Keyring
+from bot.usage import UsageLog, make_event, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "helpline-bot.service"
@@ -46,23 +47,25 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
 
 
 class _Reply:
-    language, intents, crisis, matched, form = "en", ("pagoda",), False, True, "referral"
+    language, intents, crisis, matched, form, partners = "en", ("pagoda",), False, True, "referral", ("mocr",)
 
 
 async def test_the_database_its_journal_and_key_are_private_under_any_umask(tmp_path: Path, umask_022: None) -> None:
     db = tmp_path / "new" / "helpline.db"
-    keyring = Keyring.load(db)
+    keyring = Keyring.load(tmp_path / "state" / "month-keys")
     usage = UsageLog(db, flush_interval=0.01)
     await usage.start()
-    usage.record(make_event(_Reply(), channel="console", kind="text", user_id=1, keyring=keyring))
+    usage.record(make_event(_Reply(), channel="console", kind="text"))
+    assert keyring.person(1, utcnow()) is not None  # writes this month's key
     await usage.close()
     usage = UsageLog(db)  # open again, so the -wal and -shm files exist while we look
     await usage.start()
     try:
         files = sorted(p.name for p in db.parent.iterdir())
-        assert {"helpline.db", "helpline.db.key", "helpline.db-wal", "helpline.db-shm"} <= set(files)
+        assert {"helpline.db", "helpline.db-wal", "helpline.db-shm"} <= set(files)
         assert {name: oct(os.stat(db.parent / name).st_mode & 0o777) for name in files} == dict.fromkeys(files, "0o600")
         assert db.parent.stat().st_mode & 0o777 == 0o700
+        assert keyring.path.stat().st_mode & 0o777 == 0o600 and keyring.path.parent.stat().st_mode & 0o777 == 0o700
     finally:
         await usage.close()
 
@@ -79,13 +82,13 @@ async def test_a_database_made_readable_by_others_is_made_private_again(tmp_path
 
 def test_the_console_chat_creates_private_files(tmp_path: Path) -> None:
     db = tmp_path / "data" / "helpline.db"
-    env = {**os.environ, "HELPLINE_DB": str(db)}
+    env = {**os.environ, "HELPLINE_DB": str(db), "XDG_STATE_HOME": str(tmp_path / "state")}
     env.pop("HELPLINE_HASH_KEY", None)
+    env.pop("HELPLINE_KEY_FILE", None)
     done = subprocess.run(["sh", "-c", f"umask 022; exec {sys.executable} -m bot chat"], input="hello\n", env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "1280" in done.stdout, done.stderr
-    for path in (db, Keyring.key_path(db)):
-        assert path.stat().st_mode & 0o777 == 0o600, path
+    assert db.stat().st_mode & 0o777 == 0o600
 
 
 def test_stats_into_a_folder_it_cannot_write_says_so(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,21 @@ async def test_clear_deletes_remembered_messages(fake: FakeBotAPI, engine: Engin
     deleted = [i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]]
     assert len(deleted) >= 3  # "hello", the reply, "/clear"
     assert HELPLINE in texts[-1]
+    assert texts[-1].startswith(engine.content.text("cleared", "en"))  # the language of the last reply
+
+
+async def test_clear_after_a_restart_says_it_could_not_delete_earlier_messages(fake: FakeBotAPI,
+                                                                                engine: Engine) -> None:
+    async with running(fake, engine):
+        fake.message(19, "hello")
+        await replies(fake, 19, 1)
+    async with running(fake, engine):  # a new process: the ids of "hello" and its reply are gone
+        fake.message(19, "/clear")
+        texts = await replies(fake, 19, 2)
+        fake.message(19, "/clear")
+        again = await replies(fake, 19, 3)
+    assert texts[-1].startswith(engine.content.text("cleared_restart", "km")) and HELPLINE in texts[-1]
+    assert again[-1].startswith(engine.content.text("cleared", "km"))  # nothing earlier since the last /clear
 
 
 async def test_edited_message_answered_like_new(fake: FakeBotAPI, engine: Engine) -> None:
@@ -241,7 +257,7 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
 
     import httpx
 
-    from bot.telegram_app import webhook_settings
+    from bot.telegram_app import WEBHOOK_MAX_BODY, limit_webhook_bodies, webhook_settings
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -250,6 +266,7 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
                                  "HELPLINE_WEBHOOK_LISTEN": "127.0.0.1", "HELPLINE_WEBHOOK_PORT": str(port)})
     assert settings is not None and len(settings["secret_token"]) >= 32
     app = build_application(TOKEN, engine, base_url=fake.url)
+    limit_webhook_bodies()
     update = {"update_id": 1, "message": {"message_id": 5, "date": 0, "chat": {"id": 77, "type": "private"},
                                           "from": {"id": 77, "is_bot": False, "first_name": "C"}, "text": "hello"}}
     async with app:
@@ -262,11 +279,22 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
             forged = await client.post(url, json=update)
             good = await client.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token":
                                                                 settings["secret_token"]})
-        [text] = await replies(fake, 77, 1)
+            # A body over the limit is refused from its length, before it is read; no reply is sent.
+            try:
+                huge = (await client.post(url, content=b"x" * (WEBHOOK_MAX_BODY + 1))).status_code
+            except httpx.TransportError:
+                huge = 0  # the server closed the connection
+            longest = "ក" * 4096  # the longest message, replying to another as long, fits
+            big = {**update, "update_id": 2, "message": {**update["message"], "message_id": 6, "text": longest,
+                                                          "reply_to_message": {**update["message"], "text": longest}}}
+            fits = await client.post(url, json=big, headers={"X-Telegram-Bot-Api-Secret-Token":
+                                                              settings["secret_token"]})
+        texts = await replies(fake, 77, 2)
         await app.updater.stop()
         await app.stop()
-    assert forged.status_code == 403 and good.status_code == 200
-    assert HELPLINE in text
+    assert forged.status_code == 403 and good.status_code == 200 and fits.status_code == 200
+    assert huge in (0, 400, 413), huge
+    assert len(texts) == 2 and all(HELPLINE in text for text in texts)
     assert fake.calls_to("setWebhook")[0]["secret_token"] == settings["secret_token"]
 
 
@@ -288,10 +316,32 @@ async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBo
     assert not errors
 
 
+@pytest.mark.parametrize(("count", "flood"), [
+    (500, {"sticker": {"file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
+                       "is_animated": False, "is_video": False}}),
+    (500, {"text": "/help"}),
+    (300, {"text": "/help", "chat_type": "group"}),
+], ids=["stickers", "commands", "group-commands"])
+async def test_no_flood_of_any_kind_holds_up_another_chat(fake: FakeBotAPI, engine: Engine, count: int,
+                                                         flood: dict[str, Any]) -> None:
+    async with running(fake, engine) as errors:
+        for _ in range(count):
+            fake.message(-600 if flood.get("chat_type") else 600, **flood)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        fake.message(601, "my teacher hit me")
+        await replies(fake, 601, 1)
+        other_latency = loop.time() - start
+        await replies(fake, -600 if flood.get("chat_type") else 600, 1)
+    assert other_latency < 2  # the flood took a few update slots, not all of them
+    assert not errors
+
+
 def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI, tmp_path: Path) -> None:
     """`helpline-bot run` as a process: answers, never logs the token or message text, stops on SIGTERM."""
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_API_BASE_URL": fake.url,
-           "HELPLINE_DB": str(tmp_path / "usage.db"), "HELPLINE_LOG_LEVEL": "INFO"}
+           "HELPLINE_DB": str(tmp_path / "usage.db"), "HELPLINE_LOG_LEVEL": "INFO",
+           "HELPLINE_KEY_FILE": str(tmp_path / "keys" / "month-keys")}
     proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
@@ -315,26 +365,33 @@ def test_run_command_polls_answers_and_stops_cleanly_on_sigterm(fake: FakeBotAPI
 
 async def test_stats_for_staff_only_and_nothing_identifying_stored(fake: FakeBotAPI, engine: Engine,
                                                                      tmp_path: Path) -> None:
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring, Sketch
+    from bot.usage import UsageLog
 
     db = tmp_path / "usage.db"
     usage = UsageLog(db, flush_interval=0.05)
+    keys = tmp_path / "keys"  # a fixed key for this month: the same sketch every run
+    keys.write_text(f"{datetime.now(UTC):%Y-%m} {'3' * 64}\n", encoding="ascii")
+    keys.chmod(0o600)
     staff, child = 770011223, 987654321
     words = ["stepfather", "Battambang", "ឪពុកចុងវាយខ្ញុំ", "knhom", "pineapple"]
-    async with running(fake, engine, usage=usage, keyring=Keyring.load(db), staff_ids=frozenset({staff})):
+    async with running(fake, engine, usage=usage, keyring=Keyring(keys), staff_ids=frozenset({staff})):
         fake.message(child, "my stepfather hits me in Battambang, I like pineapple")
         fake.message(child, "ឪពុកចុងវាយខ្ញុំ")
         fake.message(child, "knhom ekao nas")
         fake.message(child, "/stats")
         fake.message(child, "/nosuchcommand")
-        child_texts = await replies(fake, child, 5)
+        child_texts = await replies(fake, child, 5, timeout=60)  # a wait for a state, however busy the machine
         fake.message(staff, "/stats")
-        [staff_text] = await replies(fake, staff, 1)
+        [staff_text] = await replies(fake, staff, 1, timeout=60)
     assert child_texts[3] == child_texts[4]  # /stats is, for a child, just an unknown command
-    assert engine.content.text("stats_header", "km") in staff_text and "<5" in staff_text
+    assert engine.content.text("stats_header", "km") in staff_text
+    assert "សារ: 0" in staff_text  # closed days only: today's messages are not counted yet
     assert "1280" in staff_text
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 6
+        [(sketch,)] = conn.execute("SELECT sketch FROM people").fetchall()
+    assert Sketch(sketch).estimate() == 2  # the child and the staff member, counted apart from the events
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("usage.db"))
     for secret in [str(child), str(staff), *words, "pineapple".upper()]:
         assert secret.encode() not in raw and secret.casefold().encode() not in raw
@@ -355,11 +412,12 @@ def test_a_rejected_token_stops_with_a_clear_message_that_does_not_show_it(fake:
 
 async def test_are_you_safe_check_in_with_buttons_urgent_replies_and_events(fake: FakeBotAPI, engine: Engine,
                                                                            tmp_path: Path) -> None:
-    from bot.usage import Keyring, UsageLog
+    from bot.people import Keyring
+    from bot.usage import UsageLog
 
     db = tmp_path / "usage.db"
     usage = UsageLog(db, flush_interval=0.05)
-    async with running(fake, engine, usage=usage, keyring=Keyring.load(db)) as errors:
+    async with running(fake, engine, usage=usage, keyring=Keyring(tmp_path / "keys")) as errors:
         fake.message(21, "help me please")
         await replies(fake, 21, 1)
         assert buttons(fake.sent(21)[0]) == ["c:danger", "c:suicide", "c:safe"]
@@ -374,6 +432,11 @@ async def test_are_you_safe_check_in_with_buttons_urgent_replies_and_events(fake
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT kind, reply, crisis FROM events ORDER BY id").fetchall()
     assert rows == [("text", "check_in", 0), ("button", "urgent", 1), ("button", "urgent", 1), ("button", "fixed", 0)]
+    from bot.stats_query import last_closed_day, read_counts
+
+    today = last_closed_day() + timedelta(days=1)
+    counts = await read_counts(db, today - timedelta(days=1), today)  # also right across midnight
+    assert counts.replies["check_in"] == 1 and counts.check_in_answers == {"danger": 1, "suicide": 1}
 
 
 async def test_the_self_harm_button_gives_the_urgent_line_first(fake: FakeBotAPI, engine: Engine) -> None:
@@ -457,3 +520,67 @@ async def test_the_state_of_a_chat_idle_for_48_hours_is_forgotten(fake: FakeBotA
     deleted = [i for call in fake.calls_to("deleteMessages") for i in call["message_ids"]]
     assert len(deleted) == 3  # only the last message, its reply and /clear: older ids went with the chat
     assert not errors
+
+
+async def test_nothing_identifying_in_any_log_line_at_debug(fake: FakeBotAPI, engine: Engine) -> None:
+    import logging
+
+    from bot.telegram_app import CHATTY_LOGGERS, protect_logs
+
+    class Lines(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__(logging.DEBUG)
+            self.lines: list[str] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.lines.append(self.format(record))
+
+    root = logging.getLogger()
+    handler, level = Lines(), root.level
+    saved = {name: logging.getLogger(name).level for name in CHATTY_LOGGERS}
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    secret = "webhook-secret-5f2c9a7e1b"
+    protect_logs(TOKEN, secret)
+    child, words = 918273645, "my stepfather hits me Sreypov"
+    person = {"id": child, "is_bot": False, "first_name": "Sreypov", "last_name": "Chanthy",
+              "username": "sreypov_kh", "language_code": "km"}
+    try:
+        async with running(fake, engine) as errors:
+            fake.push({"message": {"message_id": 9, "date": 0, "chat": {"id": child, "type": "private",
+                                                                        "first_name": "Sreypov"},
+                                   "from": person, "text": words}})
+            fake.message(child, "/clear")
+            fake.button(child, "t:school_violence")
+            await replies(fake, child, 3)
+            logging.getLogger("bot.telegram_app").debug("a line from us, so the handler is known to work")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        for name, saved_level in saved.items():
+            logging.getLogger(name).setLevel(saved_level)
+    assert not errors and any("a line from us" in line for line in handler.lines)
+    for line in handler.lines:
+        for needle in (words, "stepfather", "Sreypov", "Chanthy", "sreypov_kh", str(child), TOKEN, secret):
+            assert needle not in line, f"{needle!r} in a log line: {line[:200]}"
+
+
+async def test_feedback_is_logged_without_ids(fake: FakeBotAPI, engine: Engine, tmp_path: Path) -> None:
+    from bot.people import Keyring
+    from bot.usage import UsageLog
+
+    db = tmp_path / "usage.db"
+    child = 912345678
+    usage, keyring = UsageLog(db, flush_interval=0.05), Keyring(tmp_path / "keys")
+    async with running(fake, engine, usage=usage, keyring=keyring) as errors:
+        fake.message(child, "someone is threatening to post my nude photos online")
+        await replies(fake, child, 1)
+        fake.button(child, "f:n:online_safety")
+        fake.button(child, "f:y:online_safety")
+        await replies(fake, child, 3)
+    assert not errors
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT kind, topic, feedback FROM events WHERE kind = 'feedback' ORDER BY id").fetchall()
+    assert rows == [("feedback", "online_safety", "not_helpful"), ("feedback", "online_safety", "helpful")]
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("usage.db") and p.is_file())
+    assert str(child).encode() not in raw and child.to_bytes(4, "little") not in raw

@@ -9,7 +9,7 @@ from bot.engine import Engine
 from bot.telegram_app import _COMMAND_TEXT, COMMANDS, HelplineBot
 
 FIXED = ("welcome", "menu_prompt", "language_prompt", "language_set", "help", "helpline_numbers", "privacy",
-         "cleared", "non_text", "group", "error", "folded")
+         "cleared", "cleared_restart", "non_text", "group", "error", "folded")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import os
 import shutil
@@ -22,10 +21,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.engine import Engine, Hints, Response
+from bot.people import Keyring, Sketch, default_key_path
 from bot.usage import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     Event,
-    Keyring,
     UsageLog,
     make_event,
     run_in_thread,
@@ -57,7 +57,6 @@ async def new_log() -> AsyncIterator[NewLog]:
 def ev(hour: datetime = T0, intents: tuple[str, ...] = ("violence_at_home",), **kw: object) -> Event:
     fields: dict[str, object] = {
         "channel": "telegram", "kind": "text", "language": "km", "crisis": False, "matched": intents != ("unknown",),
-        "user_key": "",
     }
     fields.update(kw)
     return Event(hour=hour, intents=intents, **fields)  # type: ignore[arg-type]
@@ -96,10 +95,15 @@ async def test_fresh_database_has_current_schema_in_wal_mode(new_log: NewLog, tm
         indexes = {r[1] for r in db.execute("PRAGMA index_list(events)")}
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert columns == [
-        "id", "day", "hour", "channel", "kind", "language", "topic", "topics", "crisis", "matched", "user_key", "reply",
+        "id", "day", "hour", "channel", "kind", "language", "topic", "topics", "crisis", "matched", "reply",
+        "partners", "feedback",
     ]
-    assert {"events_stats", "events_users"} <= indexes
-    assert tables == {"schema_version", "events"}
+    assert "events_day" in indexes and "events_users" not in indexes
+    assert tables == {"schema_version", "events", "people", "daily", "hourly"}
+    # The running totals, by Cambodian day and hour: 14:00 UTC is 21:00 in Phnom Penh.
+    assert rows(path, "SELECT day, channel, kind, topic, n FROM daily") == [
+        ("2025-03-10", "telegram", "text", "violence_at_home", 1)]
+    assert rows(path, "SELECT day, hour, n FROM hourly") == [("2025-03-10", 21, 1)]
     assert rows(path) == [("2025-03-10", 14, "violence_at_home", "violence_at_home")]
 
 
@@ -226,6 +230,56 @@ async def test_retention_at_start_and_daily_with_a_fixed_clock(new_log: NewLog, 
     assert [(r[0], r[1]) for r in rows(path)] == [("2025-06-10", 12), ("2025-06-15", 12)]
 
 
+async def test_retention_leaves_no_byte_of_a_deleted_event_in_the_database_or_its_wal(
+    new_log: NewLog, tmp_path: Path
+) -> None:
+    path = tmp_path / "helpline.db"
+    now = [T0]
+    usage = new_log(path, retention_days=30, clock=lambda: now[0], retention_interval=0.05, flush_interval=0.02)
+    await usage.start()
+    for _ in range(50):
+        usage.record(ev(T0, intents=("zzdeletedmarker",)))
+        usage.record(ev(T0, intents=("zzkeptmarker",)))
+    await until(lambda: usage.written == 100)
+    usage.record(ev(T0 + timedelta(days=40), intents=("zzkeptmarker",)))
+    await until(lambda: usage.written == 101)
+    assert b"zzdeletedmarker" in path.read_bytes() + Path(f"{path}-wal").read_bytes()
+    now[0] += timedelta(days=40)  # the 100 events of T0 are now past retention; the log keeps running
+    await until(lambda: len(rows(path)) == 1)
+    await until(lambda: Path(f"{path}-wal").stat().st_size == 0)
+    raw = path.read_bytes() + Path(f"{path}-wal").read_bytes()
+    assert b"zzdeletedmarker" not in raw and b"zzkeptmarker" in raw
+
+
+async def test_migrating_a_version_3_database_counts_its_people_then_forgets_their_keys(
+    new_log: NewLog, tmp_path: Path
+) -> None:
+    path = tmp_path / "helpline.db"
+    keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(3)]
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        db.execute("INSERT INTO schema_version VALUES (3)")
+        for statement in (*MIGRATIONS[2][:1], "ALTER TABLE events_v2 RENAME TO events", *MIGRATIONS[2][4:],
+                          *MIGRATIONS[3]):
+            db.execute(statement)
+        for day, key in [("2025-02-03", keys[0]), ("2025-02-04", keys[0]), ("2025-02-05", keys[1]),
+                         ("2025-03-01", keys[2]), ("2025-03-02", "")]:
+            db.execute("INSERT INTO events (day, hour, channel, kind, language, topic, topics, crisis, matched, "
+                       "user_key) VALUES (?, 9, 'telegram', 'text', 'km', 'unknown', 'unknown', 0, 0, ?)", (day, key))
+    usage = new_log(path)
+    await usage.start()
+    await usage.close()
+    assert rows(path, "SELECT month, counted, sketch FROM people ORDER BY month") == [
+        ("2025-02", 2, None), ("2025-03", 1, None)]
+    assert "user_key" not in [r[1] for r in rows(path, "PRAGMA table_info(events)")]
+    assert len(rows(path, "SELECT * FROM events")) == 5
+    assert rows(path, "SELECT day, n FROM daily ORDER BY day") == [  # totals made from the old events
+        ("2025-02-03", 1), ("2025-02-04", 1), ("2025-02-05", 1), ("2025-03-01", 1), ("2025-03-02", 1)]
+    raw = path.read_bytes() + (Path(f"{path}-wal").read_bytes() if Path(f"{path}-wal").exists() else b"")
+    assert not any(key.encode() in raw for key in keys)  # VACUUMed: no page still holds an old key
+
+
 # ---------------------------------------------------------------- outages
 
 
@@ -328,63 +382,111 @@ async def test_close_gives_up_after_the_timeout_and_says_how_many(
 # ---------------------------------------------------------------- keys and events
 
 
-def test_user_keys_rotate_monthly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_month_keys_live_outside_the_database_folder_and_die_with_their_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HELPLINE_HASH_KEY", raising=False)
-    db = tmp_path / "helpline.db"
-    keyring = Keyring.load(db)
-    key_file = Keyring.key_path(db)
-    assert key_file.parent == db.parent and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    monkeypatch.delenv("HELPLINE_KEY_FILE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    assert default_key_path() == tmp_path / "state" / "helpline-bot" / "month-keys"
+    monkeypatch.setenv("HELPLINE_KEY_FILE", str(tmp_path / "keys" / "k"))
+    assert default_key_path() == tmp_path / "keys" / "k"
+    key_file = tmp_path / "keys" / "month-keys"
+    keyring = Keyring(key_file)
     jan, jan_late, feb = (datetime(2025, 1, 3, 9, tzinfo=UTC), datetime(2025, 1, 31, 23, 59, tzinfo=UTC),
                           datetime(2025, 2, 1, 0, 0, tzinfo=UTC))
-    assert keyring.user_key(42, jan) == keyring.user_key(42, jan_late)
-    assert keyring.user_key(42, jan) != keyring.user_key(42, feb)
-    assert keyring.user_key(42, jan) != keyring.user_key(43, jan)
-    secret = key_file.read_text().strip().encode()
-    assert keyring.user_key(42, jan) == hmac.new(secret, b"2025-01:42", hashlib.sha256).hexdigest()
-    assert Keyring.load(db).user_key(42, jan) == keyring.user_key(42, jan)  # generated once, then reused
-    assert secret.decode() not in repr(keyring)
+    assert keyring.person(42, jan) == keyring.person(42, jan_late) != keyring.person(43, jan)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600 and keyring.months == ["2025-01"]
+    january_key = key_file.read_text().split()[1]
+    assert Keyring(key_file).person(42, jan) == keyring.person(42, jan)  # the same key after a restart
+    assert keyring.person(42, feb) != keyring.person(42, jan)
+    # February began: January's key is gone from memory and from the file, and January takes no more people.
+    assert keyring.months == ["2025-02"] and january_key not in key_file.read_text()
+    assert keyring.person(42, jan) is None
     # A time in another zone counts by its UTC month.
     in_phnom_penh = datetime(2025, 2, 1, 5, tzinfo=UTC).astimezone(ZoneInfo("Asia/Phnom_Penh"))
-    assert keyring.user_key(42, in_phnom_penh) == keyring.user_key(42, feb)
+    assert keyring.person(42, in_phnom_penh) == keyring.person(42, feb)
+    assert january_key not in repr(keyring)
+    # Loading at start closes every month before the present one.
+    assert Keyring.load(key_file).months == []
 
 
-def test_hash_key_from_the_environment_writes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HELPLINE_HASH_KEY", "k" * 40)
-    keyring = Keyring.load(tmp_path / "helpline.db")
-    when = datetime(2025, 1, 3, tzinfo=UTC)
-    assert keyring.user_key(7, when) == hmac.new(b"k" * 40, b"2025-01:7", hashlib.sha256).hexdigest()
-    assert list(tmp_path.iterdir()) == []
-    monkeypatch.setenv("HELPLINE_HASH_KEY", "short")
-    with pytest.raises(ValueError, match="too short"):
-        Keyring.load(tmp_path / "helpline.db")
+@pytest.mark.parametrize("value", ["short", "paste-the-generated-64-hex-characters",
+                                   "changeme-changeme-changeme-changeme", "a" * 64])
+def test_weak_or_placeholder_hash_keys_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   value: str) -> None:
+    monkeypatch.setenv("HELPLINE_HASH_KEY", value)
+    with pytest.raises(ValueError, match="HELPLINE_HASH_KEY"):
+        Keyring.load(tmp_path / "keys")
 
 
-def test_a_key_file_readable_by_others_is_tightened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("HELPLINE_HASH_KEY", raising=False)
-    Keyring.load(tmp_path / "helpline.db")
-    key_file = Keyring.key_path(tmp_path / "helpline.db")
+def test_a_good_hash_key_is_mixed_into_every_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPLINE_HASH_KEY", "9f0c2e71a8d4b36e5c1f7a20d9e8b4c3")
+    keyring = Keyring.load(tmp_path / "keys")
+    now = datetime.now(UTC)
+    assert keyring.person(7, now) != Keyring(tmp_path / "keys").person(7, now)
+
+
+def test_a_key_file_readable_by_others_is_tightened(tmp_path: Path) -> None:
+    key_file = tmp_path / "month-keys"
+    Keyring(key_file).person(1, T0)
     key_file.chmod(0o644)
-    Keyring.load(tmp_path / "helpline.db")
+    Keyring(key_file)
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
+def test_the_sketch_counts_people_closely() -> None:
+    for n in (1, 3, 40, 300, 20_000):
+        sketch = Sketch()
+        for i in range(n):
+            digest = hashlib.sha256(str(i).encode()).digest()
+            sketch.add(digest)
+            sketch.add(digest)  # the same person twice counts once
+        assert abs(sketch.estimate() - n) <= max(1, 0.05 * n), n
+
+
+async def test_people_are_counted_apart_from_events_and_a_closed_month_becomes_a_number(
+    new_log: NewLog, tmp_path: Path
+) -> None:
+    keys = tmp_path / "keys"  # fixed month keys: the same sketch every run
+    keys.write_text("2025-03 " + "4" * 64 + "\n2025-04 " + "5" * 64 + "\n", encoding="ascii")
+    keys.chmod(0o600)
+    path, keyring = tmp_path / "helpline.db", Keyring(keys)
+    usage = new_log(path)
+    await usage.start()
+    for user in (1, 2, 3, 1, 2):
+        usage.record(ev())
+        usage.count_person(keyring.person(user, T0), T0)
+    await usage.close()
+    with sqlite3.connect(path) as db:
+        [(month, counted, sketch)] = db.execute("SELECT month, counted, sketch FROM people").fetchall()
+    assert (month, counted) == ("2025-03", 0) and Sketch(sketch).estimate() == 3
+    april = T0 + timedelta(days=30)
+    usage = new_log(path, clock=lambda: april)
+    await usage.start()
+    usage.count_person(keyring.person(1, april), april)
+    await usage.close()
+    assert rows(path, "SELECT month, counted, sketch IS NULL FROM people ORDER BY month") == [
+        ("2025-03", 3, 1), ("2025-04", 0, 0)]
+
+
 def test_make_event_keeps_only_anonymous_facts(engine: Engine) -> None:
-    keyring = Keyring(b"test-key-0123456789abcdef")
     response = engine.respond("my dad hits me every day")
     at = datetime(2025, 3, 4, 13, 47, 59, 123, tzinfo=UTC)
-    event = make_event(response, channel="telegram", kind="text", user_id=987654321, keyring=keyring, now=at)
+    event = make_event(response, channel="telegram", kind="text", now=at)
     assert event.hour == datetime(2025, 3, 4, 13, tzinfo=UTC)
     assert event.intents == response.intents and event.intents[0] == "violence_at_home"
     assert event.language == "en" and event.matched and not event.crisis
-    assert event.user_key == keyring.user_key(987654321, at)
-    anonymous = make_event(engine.respond("zzzz"), channel="console", kind="text", user_id=None, keyring=keyring)
-    assert anonymous.user_key == "" and anonymous.intents == ("unknown",) and not anonymous.matched
+    assert event.partners == response.partners and event.feedback == ""
+    anonymous = make_event(engine.respond("zzzz"), channel="console", kind="text")
+    assert anonymous.intents == ("unknown",) and not anonymous.matched
     command = make_event(Response(language="km", intents=(), crisis=False, crisis_kinds=(), provinces=(),
-                                  partners=(), reply=""), channel="telegram", kind="command", user_id=None,
-                         keyring=keyring)
-    assert command.intents == ("unknown",) and not command.matched
+                                  partners=(), reply=""), channel="telegram", kind="feedback", feedback="helpful")
+    assert command.intents == ("unknown",) and not command.matched and command.feedback == "helpful"
     with pytest.raises(ValueError):
-        make_event(response, channel="sms", kind="text", user_id=None, keyring=keyring)
+        make_event(response, channel="sms", kind="text")
+    with pytest.raises(ValueError):
+        make_event(response, channel="telegram", kind="feedback", feedback="great, thanks Dara")
     with pytest.raises(ValueError):  # free text can never pose as a topic id
         ev(intents=("my name is Dara",))
 
@@ -420,7 +522,7 @@ async def test_raw_bytes_hold_no_ids_texts_or_exact_times(
 ) -> None:
     monkeypatch.delenv("HELPLINE_HASH_KEY", raising=False)
     path = tmp_path / "helpline.db"
-    keyring = Keyring.load(path)
+    keyring = Keyring(tmp_path / "keys" / "month-keys")
     usage = new_log(path)
     await usage.start()
     messages = {
@@ -433,11 +535,12 @@ async def test_raw_bytes_hold_no_ids_texts_or_exact_times(
     for user_id, text in messages.items():
         response = engine.respond(text, Hints())
         replies.append(response.reply)
-        usage.record(make_event(response, channel="telegram", kind="text", user_id=user_id, keyring=keyring, now=at))
+        usage.record(make_event(response, channel="telegram", kind="text", now=at))
+        usage.count_person(keyring.person(user_id, at), at)
     await usage.close()
 
     files = [p for p in tmp_path.iterdir() if p.is_file()]
-    assert {p.name for p in files} <= {"helpline.db", "helpline.db-wal", "helpline.db-shm", "helpline.db.key"}
+    assert {p.name for p in files} <= {"helpline.db", "helpline.db-wal", "helpline.db-shm"}
     raw = {p.name: p.read_bytes() for p in files}
     for name, data in raw.items():
         for user_id in messages:
@@ -448,13 +551,13 @@ async def test_raw_bytes_hold_no_ids_texts_or_exact_times(
         for reply in replies:
             assert reply[:40].encode() not in data
     # The secret is in its file, never in the database.
-    secret = Keyring.key_path(path).read_bytes().strip()
-    assert secret not in raw["helpline.db"] and secret not in raw.get("helpline.db-wal", b"")
-    # Every text column holds a closed vocabulary, a topic id list or a hex key; nothing else.
-    for day, hour, channel, kind, language, topic, topics, user_key in rows(
-        path, "SELECT day, hour, channel, kind, language, topic, topics, user_key FROM events"
+    secret = (tmp_path / "keys" / "month-keys").read_text().split()[1]
+    assert secret.encode() not in raw["helpline.db"] and secret.encode() not in raw.get("helpline.db-wal", b"")
+    assert bytes.fromhex(secret) not in raw["helpline.db"]
+    # Every text column holds a closed vocabulary or a topic id list; nothing else.
+    for day, hour, channel, kind, language, topic, topics in rows(
+        path, "SELECT day, hour, channel, kind, language, topic, topics FROM events"
     ):
         assert (day, hour, channel, kind) == ("2025-03-04", 13, "telegram", "text")
         assert language in ("km", "en", "kh-latn") and topic in engine.content.topics
         assert all(t in engine.content.topics for t in str(topics).split())
-        assert len(str(user_key)) == 64
