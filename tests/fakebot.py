@@ -33,6 +33,7 @@ class FakeBotAPI:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.application: Any = None  # the bot under test, set by tests.test_telegram.running
         self.faults: deque[tuple[str, str]] = deque()  # (method, "401" | "429" | "500" | "reset" | "timeout")
         self.broken: dict[str, str] = {}  # method (or "*" for all) -> fault, on every call until removed
         self._updates: list[dict[str, Any]] = []

@@ -35,6 +35,7 @@ def fake() -> Iterator[FakeBotAPI]:
 async def running(fake: FakeBotAPI, engine: Engine, **kwargs: Any) -> AsyncIterator[list[BaseException]]:
     """Start the bot the way run_polling does (post_init, polling, start), and stop it cleanly."""
     app = build_application(TOKEN, engine, base_url=fake.url, **kwargs)
+    fake.application = app  # so a test can wait for the bot's own state
     errors: list[BaseException] = []
 
     async def record(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -510,6 +511,10 @@ async def test_the_state_of_a_chat_idle_for_48_hours_is_forgotten(fake: FakeBotA
         await replies(fake, 40, 1)
         fake.message(40, "គ្រូវាយខ្ញុំ")
         assert (await replies(fake, 40, 2))[1].startswith(school["en"][:40])  # the choice is kept
+        # Wait until the handler has also remembered its reply's id (after Telegram answered).
+        chat = fake.application.chat_data
+        assert await asyncio.get_running_loop().run_in_executor(
+            None, fake.wait_for, lambda: len(chat.get(40, {}).get("ids", ())) >= 3, 30)
         now[0] += 49 * 3600
         fake.message(41, "hello")  # any update after an hour looks for idle chats
         await replies(fake, 41, 1)
