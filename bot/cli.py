@@ -100,9 +100,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if text in numbered:
                 kind, data = "button", numbered[text]
                 chosen = hints_for(data, content, language)
-                if chosen is None:
-                    fixed("thanks_feedback" if (feedback(data, content) or ("", False))[1] else "menu_prompt", lang,
-                          topics(content, lang))
+                if chosen is None:  # "Helpful" thanks; anything else shows the topics
+                    rated = feedback(data, content)
+                    fixed("thanks_feedback" if rated and rated[1] else "menu_prompt", lang, topics(content, lang))
                     continue
                 hints, text = chosen, ""
             response = engine.respond(text, hints)

@@ -119,23 +119,16 @@ class Engine:
             kinds.add("suicide")  # the self-harm button is the same cry for help as typing it
         intents = sorted(scores, key=lambda t: (-scores[t], self.content.topics[t].order))
         confidence = 1.0 if intents else 0.0
-        readable = self.semantic is not None and hints.topic is None and self._readable(tokens)
-        reading = self.semantic.read(normalised) if self.semantic and readable else None
+        reading = self.semantic.read(normalised) if self.semantic and hints.topic is None \
+            and self._readable(tokens) else None
         # A plain "help me", "sos", "I'm scared" with no topic the phrases know asks "Are you safe?".
         # ("Where can I get help in Battambang?" names a place: a question, not a cry.)
         check_in = not kinds and not intents and urgency.distress and not by_role["province"] \
             and not self._off_topic(reading)
         choices: tuple[str, ...] = ()
         if reading is not None:
-            # Danger only inferred ("...hits me, he's home now") and the heads find it unlikely
-            # (few urgent examples score this low): ask, don't alarm. Named danger stays urgent.
-            t = self.semantic.thresholds if self.semantic else None
-            disputed = {"danger"} if urgency.inferred and t and reading.crisis["danger"] < t.crisis_floor["danger"] \
-                else set()
-            kinds -= disputed
-            urgent, possible = self._semantic_crisis(reading, urgency, scores.keys())
-            kinds |= urgent
-            check_in = not kinds and (check_in or possible or bool(disputed))
+            kinds, ask = self._semantic_crisis(kinds, reading, urgency, scores.keys())
+            check_in = not kinds and (check_in or ask)
             if not intents:
                 intents, choices, confidence = self._semantic_topics(reading)
         ordered = tuple(k for k in _KINDS if k in kinds)
@@ -168,24 +161,30 @@ class Engine:
             more=more,
         )
 
-    def _semantic_crisis(self, reading: Reading, urgency: _Urgency, topics: Collection[str]) -> tuple[set[str], bool]:
-        """Crisis kinds the heads make urgent, and whether the bot should ask "Are you safe?".
+    def _semantic_crisis(self, kinds: set[str], reading: Reading, urgency: _Urgency,
+                         topics: Collection[str]) -> tuple[set[str], bool]:
+        """The crisis kinds once the heads have read the message, and whether to ask "Are you safe?".
 
         A likely reading is urgent only when the phrases back it: a plain cry for help, or for
         danger words saying "now" or a violent topic they recognised. Alone it asks: the small
         model confuses "I love my life" with "end my life", and "Are you safe right now?" costs
         one tap when it is wrong either way. When the phrases explain the urgent-sounding words
         as not urgent ("I'm not in danger", "this homework is killing me"), it also only asks.
+        Danger only inferred ("...hits me, he's home now") that the heads find unlikely (few
+        urgent examples score this low) asks too; danger a phrase names stays urgent.
         """
         assert self.semantic is not None
         t = self.semantic.thresholds
+        disputed = urgency.inferred and reading.crisis["danger"] < t.crisis_floor["danger"]
+        if disputed:
+            kinds = kinds - {"danger"}
         likely = {k for k, p in reading.crisis.items() if p >= t.crisis_likely[k]}
         possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
         if urgency.discounted:
-            return set(), bool(likely)
+            return kinds, bool(likely) or disputed
         backed = {"suicide": urgency.distress,
                   "danger": urgency.now or urgency.distress or bool(self.content.now_topics.intersection(topics))}
-        return {k for k in likely if backed[k]}, possible
+        return kinds | {k for k in likely if backed[k]}, possible or disputed
 
     def _readable(self, tokens: Sequence[str]) -> bool:
         """Worth reading for meaning: some word the content knows, and not one word over and over

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 
 from bot.content import Content
+from bot.engine import SELF_HARM
 from bot.examples import CRISIS_KINDS, UNKNOWN, Example, digest, examples_dir, load_examples
 from bot.semantic import Embedder, Heads, softmax
 from bot.text import normalise
 
-SELF_HARM = "self_harm"
 _L2_GRID = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
 _STEPS = 400
 # Crisis thresholds: the urgent reply may be wrong for at most this share of held-out
