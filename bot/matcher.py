@@ -40,6 +40,7 @@ _SKELETON_MAP = str.maketrans("bdgjwzqx", "ptkcvsks", "haeiouy'")
 _REPEATS = re.compile(r"(.)\1+")
 _SHAPE_MAP = str.maketrans("bdgjwzqx", "ptkcvsks", "h'")
 _VOWEL_RUN = re.compile(r"[aeiouy]+")
+_VOWELS = re.compile(r"[aeiouy']")
 
 Span = tuple[int, int]
 
@@ -52,6 +53,11 @@ def skeleton(word: str) -> str:
 def shape(word: str) -> str:
     """Outline of a short romanised word, vowels kept as one mark: kru/krou, veay/vay/vey."""
     return _REPEATS.sub(r"\1", _VOWEL_RUN.sub("a", word.translate(_SHAPE_MAP)))
+
+
+def abbreviation(word: str) -> str:
+    """How texters shorten a romanised Khmer word: no vowels, and "ng" as "g" (chong -> chg, deng -> dg)."""
+    return _VOWELS.sub("", word.replace("ng", "g"))
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,7 @@ class PhraseSet:
         latin: set[str] = set()
         self._skeletons: dict[str, set[str]] = defaultdict(set)
         self._shapes: dict[str, set[str]] = defaultdict(set)
+        self._abbreviations: dict[str, set[str]] = defaultdict(set)
         # Words of English phrases are English: "bye" is not a spelling of "bay" (rice).
         english = {p for phrase in self.phrases if not phrase.romanised for p in phrase.parts}
         for phrase in self.phrases:
@@ -138,6 +145,9 @@ class PhraseSet:
                 latin.add(part)
                 if not phrase.romanised or part in english:
                     continue
+                short = abbreviation(part)
+                if len(skeleton(short)) >= 2 and short != part:  # "ch" alone is no word
+                    self._abbreviations[short].add(part)
                 key = skeleton(part)
                 if len(key) >= _SKELETON_MIN and len(part) >= 4:
                     self._skeletons[key].add(part)
@@ -184,6 +194,8 @@ class PhraseSet:
         for part in self._skeletons.get(skeleton(token), ()):
             if fuzz.ratio(token, part) >= _SKELETON_LIKENESS:
                 found.add(part)
+        if not _VOWELS.search(token):
+            found.update(self._abbreviations.get(token, ()))
         if len(token) >= 3:
             found.update(p for p in self._shapes.get(shape(token), ()) if fuzz.ratio(token, p) >= _SKELETON_LIKENESS)
         return frozenset(found)

@@ -105,6 +105,14 @@ def test_romanised_spelling_variants() -> None:
     assert _found(phrases, "krou vay knhom") == {"kru veay"}
 
 
+def test_texting_abbreviations_of_romanised_words() -> None:
+    phrases = _phrases("chong slab", "chuoy phong", romanised=True)
+    assert _found(phrases, "kjom chg slab") == {"chong slab"}
+    assert _found(phrases, "jouy phg") == {"chuoy phong"}
+    # One consonant is no word: "ch" is not "chuoy".
+    assert _found(phrases, "ch phong") == set()
+
+
 def test_skeletons_only_for_romanised_phrases() -> None:
     assert _found(_phrases("somlab khluon"), "samlap khloun") == set()
 
