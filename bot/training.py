@@ -1,7 +1,7 @@
 """`helpline-bot train`: fit the semantic heads on intents/examples/ and write them beside it.
 
-Plain numpy: standardised embeddings, a softmax over topics and one two-class softmax per
-crisis kind, fitted by full-batch gradient descent with L2 and balanced classes. One fifth
+Plain numpy: standardised embeddings and, for the topics and for each crisis kind, a small
+network with one hidden layer, fitted by full-batch Adam with L2, dropout and balanced classes. One fifth
 of the examples (fixed by a hash of each text) is held out to choose the regularisation and
 the decision thresholds; the heads written are then refitted on every example.
 """
@@ -20,10 +20,12 @@ import numpy as np
 from bot.content import Content
 from bot.engine import SELF_HARM
 from bot.examples import CRISIS_KINDS, UNKNOWN, Example, digest, examples_dir, load_examples
-from bot.semantic import Embedder, Heads, softmax
+from bot.semantic import NET_PARTS, Embedder, Heads, hidden_softmax, softmax
 from bot.text import normalise
 
-_L2_GRID = (1e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0)
+_L2_GRID = (3e-3, 1e-2, 3e-2)
+_HIDDEN = 256  # a head's hidden units
+_DROPOUT = 0.5
 _STEPS = 400
 # Crisis thresholds: the urgent reply may be wrong for at most this share of held-out
 # non-urgent examples; the check-in aims at this recall, asked of at most this share.
@@ -74,26 +76,43 @@ def tasks(examples: Sequence[Example], labels: Sequence[str]) -> dict[str, Task]
     return out
 
 
-def fit(x: np.ndarray, y: np.ndarray, classes: int, l2: float, steps: int = _STEPS) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax regression with balanced class weights, by Adam on the full batch."""
-    n, d = x.shape
+def _balanced(y: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot targets, and sample weights that give every class the same total weight."""
     counts = np.bincount(y, minlength=classes).astype(np.float64)
-    sample_w = (n / (classes * np.maximum(counts, 1)))[y]
-    sample_w /= sample_w.sum()
-    target = np.eye(classes)[y]
-    w, b = np.zeros((d, classes)), np.zeros(classes)
-    m = [np.zeros_like(w), np.zeros_like(b)]
-    v = [np.zeros_like(w), np.zeros_like(b)]
-    rate, beta1, beta2 = 0.05, 0.9, 0.999
+    weights = (len(y) / (classes * np.maximum(counts, 1)))[y]
+    return np.eye(classes)[y], weights / weights.sum()
+
+
+def _adam(params: list[np.ndarray], gradients: Callable[[], list[np.ndarray]], steps: int, rate: float) -> None:
+    """Full-batch Adam: updates `params` in place with what `gradients()` returns for them."""
+    beta1, beta2 = 0.9, 0.999
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
     for step in range(1, steps + 1):
-        p = softmax(x @ w + b)
-        g = (p - target) * sample_w[:, None]
-        grads = [x.T @ g + l2 * w, g.sum(axis=0)]
-        for i, (param, grad) in enumerate(zip((w, b), grads, strict=True)):
+        for i, (param, grad) in enumerate(zip(params, gradients(), strict=True)):
             m[i] = beta1 * m[i] + (1 - beta1) * grad
             v[i] = beta2 * v[i] + (1 - beta2) * grad**2
             param -= rate * (m[i] / (1 - beta1**step)) / (np.sqrt(v[i] / (1 - beta2**step)) + 1e-8)
-    return w.astype(np.float32), b.astype(np.float32)
+
+
+def fit(x: np.ndarray, y: np.ndarray, classes: int, l2: float, steps: int = _STEPS) -> tuple[np.ndarray, ...]:
+    """One hidden ReLU layer with dropout and balanced class weights; (w1, b1, w2, b2)."""
+    rng = np.random.default_rng(0)  # the same heads from the same examples
+    target, sample_w = _balanced(y, classes)
+    d = x.shape[1]
+    params = [rng.normal(0.0, np.sqrt(2 / d), (d, _HIDDEN)), np.zeros(_HIDDEN),
+              rng.normal(0.0, np.sqrt(1 / _HIDDEN), (_HIDDEN, classes)), np.zeros(classes)]
+    w1, b1, w2, b2 = params
+
+    def gradients() -> list[np.ndarray]:
+        keep = (rng.random((len(x), _HIDDEN)) >= _DROPOUT) / (1 - _DROPOUT)
+        h = np.maximum(x @ w1 + b1, 0.0) * keep
+        g = (softmax(h @ w2 + b2) - target) * sample_w[:, None]
+        gh = (g @ w2.T) * (h > 0)
+        return [x.T @ gh + l2 * w1, gh.sum(axis=0), h.T @ g + l2 * w2, g.sum(axis=0)]
+
+    _adam(params, gradients, steps, rate=0.01)
+    return tuple(p.astype(np.float32) for p in params)
 
 
 def held_out(texts: Sequence[str]) -> np.ndarray:
@@ -115,17 +134,17 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
     jobs = tasks(examples, labels)
     test = held_out(texts)
 
-    def split_fit(task: Task, l2: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fit on the training part; probabilities for the held-out rows of this task."""
+    def split_fit(task: Task, l2: float) -> np.ndarray:
+        """A head fitted on the training part; its probabilities for the held-out rows."""
         train_rows = task.rows[~test[task.rows]]
-        w, b = fit(x[train_rows], task.y[~test[task.rows]], task.classes, l2)
-        return w, b, softmax(x[task.rows[test[task.rows]]] @ w + b)
+        params = fit(x[train_rows], task.y[~test[task.rows]], task.classes, l2)
+        return hidden_softmax(x[task.rows[test[task.rows]]], *params)
 
     topic = jobs["topic"]
     topic_truth = topic.y[test[topic.rows]]
     best_l2, best_acc, topic_p = _L2_GRID[0], -1.0, np.zeros((0, len(labels)))
     for l2 in _L2_GRID:
-        _, _, p = split_fit(topic, l2)
+        p = split_fit(topic, l2)
         acc = float((p.argmax(axis=1) == topic_truth).mean()) if len(p) else 0.0
         progress(f"  L2 {l2:g}: held-out topic top-1 {acc:.3f}")
         if acc > best_acc:
@@ -146,7 +165,7 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
     for kind in CRISIS_KINDS:
         task = jobs[kind]
         truth = task.y[test[task.rows]]
-        fits = {l2: split_fit(task, l2)[2][:, 1] for l2 in _L2_GRID}
+        fits = {l2: split_fit(task, l2)[:, 1] for l2 in _L2_GRID}
         crisis_l2[kind] = max(_L2_GRID, key=lambda l2: _auc(fits[l2], truth))
         p = fits[crisis_l2[kind]]
         likely, possible, figures = _crisis_thresholds(p, truth)
@@ -162,10 +181,10 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
     progress(f"thresholds: {thresholds}")
 
     arrays: dict[str, np.ndarray] = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32)}
-    arrays["topic_w"], arrays["topic_b"] = fit(x[topic.rows], topic.y, topic.classes, best_l2)
-    for kind in CRISIS_KINDS:
-        task = jobs[kind]
-        arrays[f"{kind}_w"], arrays[f"{kind}_b"] = fit(x[task.rows], task.y, 2, crisis_l2[kind])
+    for name, l2 in {"topic": best_l2, **crisis_l2}.items():
+        task = jobs[name]
+        arrays.update({f"{name}_{part}": a for part, a in
+                       zip(NET_PARTS, fit(x[task.rows], task.y, task.classes, l2), strict=True)})
     return Heads(arrays, meta)
 
 
