@@ -87,6 +87,15 @@ def test_a_message_the_phrases_miss_gets_a_topic_or_a_question_from_the_heads(en
     assert HELPLINE in response.reply
 
 
+def test_confident_heads_lead_when_the_phrases_see_only_a_word(engine: Engine) -> None:
+    # The phrases see "tiktok" (online safety); the message is a parent asking how to raise a child.
+    response = engine.respond("my son is on tiktok and facebook all night and shouts at me when i take his "
+                              "phone, how do other parents cope")
+    assert "online_safety" in response.scores
+    assert response.intents[:2] == ("positive_parenting", "online_safety")
+    assert HELPLINE in response.reply
+
+
 def test_plain_calls_for_help_ask_are_you_safe(engine: Engine) -> None:
     for text in ("help me please", "sos", "i am scared", "ខ្ញុំខ្លាច", "knhom klach"):
         response = engine.respond(text)
@@ -120,8 +129,16 @@ def test_crisis_words_at_the_end_of_a_long_message_count(engine: Engine) -> None
         assert response.reply.splitlines()[0].startswith("🆘")
 
 
+def test_an_urgent_phrase_the_heads_find_unlikely_asks_instead(engine: Engine) -> None:
+    response = engine.respond("this game makes me want to die 😂 i lost every match today")
+    assert not response.crisis and response.check_in
+    assert HELPLINE in response.reply
+    # A cry for help keeps the urgent reply whatever the heads read.
+    assert engine.respond("jouy pong ov kompung veay mday").crisis
+
+
 def test_gibberish_is_not_read_for_meaning(engine: Engine) -> None:
-    for text in ("ក" * 3000, "asdfgh qwerty", "😀😀😀", "xx xx xx xx"):
+    for text in ("ក" * 3000, "asdfgh qwerty", "😀😀😀", "xx xx xx xx", "កខគឃង" * 819):
         response = engine.respond(text)
         assert response.intents == ("unknown",) and not response.crisis and not response.check_in, text
 
