@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from bot.matcher import Phrase, PhraseError, PhraseSet, compile_phrase, expand_phrase
+from bot.romanised import LEXICON_FILE, SPELLING, Lexicon
 from bot.text import LanguageMarkers, is_khmer, normalise
 
 REPLY_LANGUAGES = ("km", "en")
@@ -183,6 +184,7 @@ class Content:
     now_topics: frozenset[str]
     khmer_words: frozenset[str]
     vocabulary: frozenset[str]  # every word the content knows, in any language
+    romanised: Lexicon  # romanised Khmer spellings of Khmer words, for the semantic layer
 
     def text(self, key: str, lang: str) -> str:
         """A shared text in the reply language."""
@@ -349,6 +351,7 @@ def load(root: Path | None = None) -> Content:
     )
 
     classes = _load_classes(root, problems)
+    romanised = _load_romanised(root, problems)
     crisis_file = _Reader(root, root / "intents" / "_crisis.yaml", problems)
     phrases = list(crisis_file.phrases(crisis_file.data, "suicide", "suicide", "crisis", classes))
     phrases += crisis_file.phrases(crisis_file.data, "danger", "danger", "crisis", classes)
@@ -414,6 +417,7 @@ def load(root: Path | None = None) -> Content:
         now_topics=now_topics,
         khmer_words=khmer_words,
         vocabulary=khmer_words | markers.english | markers.romanised_khmer | phrase_set.latin_words,
+        romanised=romanised,
     )
 
 
@@ -594,6 +598,26 @@ def _load_classes(root: Path, problems: list[str]) -> dict[str, list[str]]:
     """Word classes (`@parent`, `@hit`) that phrases may use; see intents/_words.yaml."""
     reader = _Reader(root, root / "intents" / "_words.yaml", problems)
     return {name: reader.strings(reader.data, name, "") for name in (reader.data or {})}
+
+
+def _load_romanised(root: Path, problems: list[str]) -> Lexicon:
+    """intents/_romanised.yaml: each Khmer word and its Latin spellings (see bot/romanised.py)."""
+    reader = _Reader(root, root / LEXICON_FILE, problems)
+    if not isinstance(reader.data, dict):
+        if reader.data is not None or not reader.problems:
+            reader.problem("", "must map Khmer words to lists of spellings")
+        return Lexicon({})
+    spellings: dict[str, str] = {}
+    for word in reader.data:
+        if not isinstance(word, str) or not is_khmer(word):
+            reader.problem(str(word), "must be a word in Khmer script")
+            continue
+        for i, spelling in enumerate(reader.strings(reader.data, word, "")):
+            if not SPELLING.match(spelling):
+                reader.problem(f"{word}[{i}]", f"'{spelling}' must be lower-case Latin letters, no spaces")
+            else:
+                spellings.setdefault(spelling, word)
+    return Lexicon(spellings)
 
 
 def _load_provinces(root: Path, problems: list[str]) -> tuple[dict[str, Province], list[Phrase]]:

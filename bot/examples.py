@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.content import MATCH_LANGUAGES, ContentError, _Reader
+from bot.romanised import LEXICON_FILE
 
 EXAMPLES_DIR = Path("intents") / "examples"
 UNKNOWN = "unknown"
@@ -42,9 +43,12 @@ def example_files(root: Path) -> list[Path]:
 
 
 def digest(root: Path) -> str:
-    """A hash of the example files as they are on disk: the heads are stale when it changes."""
+    """A hash of what the heads learn from, as it is on disk: the example files, and the
+    romanised Khmer lexicon they are read through. The heads are stale when it changes."""
     h = hashlib.sha256()
-    for path in example_files(root):
+    for path in [*example_files(root), root / LEXICON_FILE]:
+        if not path.is_file():
+            continue
         h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 

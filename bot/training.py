@@ -20,6 +20,7 @@ import numpy as np
 from bot.content import Content
 from bot.engine import SELF_HARM
 from bot.examples import CRISIS_KINDS, UNKNOWN, Example, digest, examples_dir, load_examples
+from bot.romanised import reading_text
 from bot.semantic import NET_PARTS, Embedder, Heads, hidden_softmax, softmax
 from bot.text import normalise
 
@@ -125,14 +126,15 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
     examples = load_examples(content.root, content.topics)
     labels = sorted({ex.label for ex in examples if ex.kind == "topic"} | {UNKNOWN}
                     | ({SELF_HARM} if SELF_HARM in content.topics else set()))
-    texts = [normalise(ex.text) for ex in examples]
+    normalised = [normalise(ex.text) for ex in examples]
+    texts = [reading_text(content.romanised, n, ex.language) for n, ex in zip(normalised, examples, strict=True)]
     progress(f"embedding {len(texts)} examples with {embedder.name} ...")
     vectors = np.concatenate([embedder.embed(texts[i : i + 64]) for i in range(0, len(texts), 64)])
     mean = vectors.mean(axis=0)
     scale = vectors.std(axis=0) + 1e-6
     x = (vectors - mean) / scale
     jobs = tasks(examples, labels)
-    test = held_out(texts)
+    test = held_out(normalised)  # the same split whatever the lexicon says
 
     def split_fit(task: Task, l2: float) -> np.ndarray:
         """A head fitted on the training part; its probabilities for the held-out rows."""

@@ -14,6 +14,7 @@ import pytest
 from bot.content import Content, load
 from bot.engine import Engine, Hints
 from bot.examples import CRISIS_KINDS, digest, examples_dir, load_examples
+from bot.romanised import reading_text
 from bot.semantic import E5Embedder, load_semantic
 from bot.text import normalise
 from bot.training import train, write
@@ -68,16 +69,17 @@ def test_the_shipped_heads_are_trained_on_the_shipped_examples(content: Content)
     assert status.model.heads.meta["examples_sha256"] == digest(content.root)
 
 
-@pytest.mark.parametrize(("text", "topic"), [
-    ("my classmates laugh at me and hide my shoes every morning", "school_violence"),
-    ("someone online keeps asking for pictures of my body", "online_safety"),
-    ("ប៉ាខ្ញុំស្រវឹងហើយវាយម៉ាក់រាល់យប់", "violence_at_home"),
-    ("ម្ដាយខ្ញុំចង់ឱ្យខ្ញុំរៀបការនៅអាយុ១៥ឆ្នាំ", "child_marriage"),
-    ("kon srey knhom min sdab bongkab sot, tver yang mech", "positive_parenting"),
+@pytest.mark.parametrize(("text", "language", "topic"), [
+    ("my classmates laugh at me and hide my shoes every morning", "en", "school_violence"),
+    ("someone online keeps asking for pictures of my body", "en", "online_safety"),
+    ("ប៉ាខ្ញុំស្រវឹងហើយវាយម៉ាក់រាល់យប់", "km", "violence_at_home"),
+    ("ម្ដាយខ្ញុំចង់ឱ្យខ្ញុំរៀបការនៅអាយុ១៥ឆ្នាំ", "km", "child_marriage"),
+    ("kon srey knhom min sdab bongkab sot, tver yang mech", "kh-latn", "positive_parenting"),
 ])
-def test_the_heads_read_clear_messages_in_three_languages(engine: Engine, text: str, topic: str) -> None:
+def test_the_heads_read_clear_messages_in_three_languages(engine: Engine, text: str, language: str,
+                                                          topic: str) -> None:
     assert engine.semantic is not None
-    reading = engine.semantic.read(normalise(text))
+    reading = engine.semantic.read(reading_text(engine.content.romanised, normalise(text), language))
     assert topic in [t for t, _ in reading.topics[:2]], reading.topics[:3]
 
 

