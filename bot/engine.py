@@ -31,7 +31,8 @@ _REPLY_CACHE = 4096
 # A message read for meaning has a new word in every 10 at least, up to 20 different words:
 # a real long message has hundreds; a letter run or one line pasted over and over has few.
 _WORDS_PER_NEW_WORD = 10
-# The heads may dispute an urgent phrase only in a message with this many other words.
+# The heads may dispute an urgent phrase, or be backed by a cry for help, only in a message
+# with this many other words.
 _CONTEXT_WORDS = 4
 _DISTINCT_ENOUGH = 20
 _KINDS = ("danger", "suicide")
@@ -134,12 +135,14 @@ class Engine:
             and not self._off_topic(reading)
         choices: tuple[str, ...] = ()
         if reading is not None:
+            # "help me please" alone: the heads' topic would be a guess from three words.
+            bare_cry = check_in and urgency.context < _CONTEXT_WORDS
             kinds, ask = self._semantic_crisis(kinds, reading, urgency, scores.keys())
             check_in = not kinds and (check_in or ask)
-            if not intents:
-                intents, choices, confidence = self._semantic_topics(reading)
-            else:
+            if intents:
                 intents = self._semantic_first(intents, reading)
+            elif not bare_cry:
+                intents, choices, confidence = self._semantic_topics(reading)
         ordered = tuple(k for k in _KINDS if k in kinds)
         if "suicide" in kinds and SELF_HARM in self.content.topics:
             intents = _first(SELF_HARM, intents)
@@ -195,8 +198,10 @@ class Engine:
         possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
         if urgency.discounted:
             return kinds, bool(likely) or disputed
-        backed = {"suicide": urgency.distress,
-                  "danger": urgency.now or urgency.distress or bool(self.content.now_topics.intersection(topics))}
+        # A cry for help backs the heads only when the message says more than the cry: "help me
+        # please" alone is asked about (the heads cannot know more than those words).
+        cry = urgency.distress and urgency.context >= _CONTEXT_WORDS
+        backed = {"suicide": cry, "danger": urgency.now or cry or bool(self.content.now_topics.intersection(topics))}
         return kinds | {k for k in likely if backed[k]}, possible or disputed
 
     def _readable(self, tokens: Sequence[str]) -> bool:
