@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from bot.matcher import Phrase, PhraseError, PhraseSet, compile_phrase, expand_phrase
-from bot.romanised import LEXICON_FILE, SPELLING, Lexicon
+from bot.romanised import LATIN_WORD, LEXICON_FILE, Lexicon
 from bot.text import LanguageMarkers, is_khmer, normalise
 
 REPLY_LANGUAGES = ("km", "en")
@@ -613,7 +613,7 @@ def _load_romanised(root: Path, problems: list[str]) -> Lexicon:
             reader.problem(str(word), "must be a word in Khmer script")
             continue
         for i, spelling in enumerate(reader.strings(reader.data, word, "")):
-            if not SPELLING.match(spelling):
+            if not LATIN_WORD.fullmatch(spelling):
                 reader.problem(f"{word}[{i}]", f"'{spelling}' must be lower-case Latin letters, no spaces")
             else:
                 spellings.setdefault(spelling, word)

@@ -60,6 +60,24 @@ def abbreviation(word: str) -> str:
     return _VOWELS.sub("", word.replace("ng", "g"))
 
 
+def shortenings(words: Iterable[str]) -> dict[str, list[str]]:
+    """Each texter's shortening of these romanised words -> the words it may stand for, in order.
+
+    One consonant sound alone ("ch", "pp", "tt") is no word: it would make Phnom Penh a father.
+    """
+    out: dict[str, list[str]] = defaultdict(list)
+    for word in words:
+        short = abbreviation(word)
+        if len(skeleton(short)) >= 2 and short != word and word not in out[short]:
+            out[short].append(word)
+    return out
+
+
+def may_be_shortened(token: str) -> bool:
+    """Only a word without vowels may be a shortening (chg, dg)."""
+    return not _VOWELS.search(token)
+
+
 @dataclass(frozen=True)
 class Phrase:
     """One compiled phrase: what it is for (role, label), its parts, and how specific it is.
@@ -133,7 +151,7 @@ class PhraseSet:
         latin: set[str] = set()
         self._skeletons: dict[str, set[str]] = defaultdict(set)
         self._shapes: dict[str, set[str]] = defaultdict(set)
-        self._abbreviations: dict[str, set[str]] = defaultdict(set)
+        romanised: list[str] = []
         # Words of English phrases are English: "bye" is not a spelling of "bay" (rice).
         english = {p for phrase in self.phrases if not phrase.romanised for p in phrase.parts}
         for phrase in self.phrases:
@@ -145,14 +163,13 @@ class PhraseSet:
                 latin.add(part)
                 if not phrase.romanised or part in english:
                     continue
-                short = abbreviation(part)
-                if len(skeleton(short)) >= 2 and short != part:  # "ch" alone is no word
-                    self._abbreviations[short].add(part)
+                romanised.append(part)
                 key = skeleton(part)
                 if len(key) >= _SKELETON_MIN and len(part) >= 4:
                     self._skeletons[key].add(part)
                 elif len(part) >= 3 and len(shape(part)) >= 2:
                     self._shapes[shape(part)].add(part)
+        self._shortenings = shortenings(romanised)
         self._khmer = frozenset(khmer)
         self._latin = frozenset(latin)
         self._fuzzy_pool = sorted(p for p in latin if len(p) >= _FUZZY_MIN_LEN)
@@ -194,8 +211,8 @@ class PhraseSet:
         for part in self._skeletons.get(skeleton(token), ()):
             if fuzz.ratio(token, part) >= _SKELETON_LIKENESS:
                 found.add(part)
-        if not _VOWELS.search(token):
-            found.update(self._abbreviations.get(token, ()))
+        if may_be_shortened(token):
+            found.update(self._shortenings.get(token, ()))
         if len(token) >= 3:
             found.update(p for p in self._shapes.get(shape(token), ()) if fuzz.ratio(token, p) >= _SKELETON_LIKENESS)
         return frozenset(found)

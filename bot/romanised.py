@@ -15,13 +15,11 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.matcher import abbreviation
+from bot.matcher import may_be_shortened, shortenings
 
 LEXICON_FILE = Path("intents") / "_romanised.yaml"
-_LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
-_VOWEL = re.compile(r"[aeiouy]")
+LATIN_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")  # also what a spelling in the lexicon must be, whole
 _BETWEEN_KHMER = re.compile(r"(?<=[\u1780-\u17ff]) +(?=[\u1780-\u17ff])")
-SPELLING = re.compile(r"^[a-z]+(?:'[a-z]+)*$")
 
 
 class Lexicon:
@@ -29,11 +27,7 @@ class Lexicon:
 
     def __init__(self, spellings: Mapping[str, str]) -> None:
         self.spellings = dict(spellings)
-        self._shortened: dict[str, str] = {}
-        for spelling, khmer in self.spellings.items():
-            short = abbreviation(spelling)
-            if len(short) >= 2:
-                self._shortened.setdefault(short, khmer)
+        self._shortened = {short: self.spellings[words[0]] for short, words in shortenings(self.spellings).items()}
 
     def render(self, normalised: str) -> str:
         """The message with every known romanised word in Khmer script (no spaces between Khmer words,
@@ -41,10 +35,10 @@ class Lexicon:
 
         def khmer(match: re.Match[str]) -> str:
             word = match.group()
-            found = self.spellings.get(word) or (None if _VOWEL.search(word) else self._shortened.get(word))
+            found = self.spellings.get(word) or (self._shortened.get(word) if may_be_shortened(word) else None)
             return found or word
 
-        return _BETWEEN_KHMER.sub("", _LATIN_WORD.sub(khmer, normalised))
+        return _BETWEEN_KHMER.sub("", LATIN_WORD.sub(khmer, normalised))
 
 
 def reading_text(lexicon: Lexicon, normalised: str, language: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,13 @@ from bot.examples import digest
 from bot.romanised import Lexicon, reading_text
 from bot.text import normalise
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def test_known_spellings_become_khmer_script_and_the_rest_stays() -> None:
-    lexicon = Lexicon({"knhom": "ខ្ញុំ", "kjom": "ខ្ញុំ", "chong": "ចង់", "slab": "ស្លាប់", "klach": "ខ្លាច"})
+    lexicon = Lexicon({"knhom": "ខ្ញុំ", "kjom": "ខ្ញុំ", "chong": "ចង់", "slab": "ស្លាប់", "klach": "ខ្លាច", "pa": "ប៉ា"})
     assert lexicon.render("kjom chong slab") == "ខ្ញុំចង់ស្លាប់"
     assert lexicon.render("knhom chg slab, help 😭 15") == "ខ្ញុំចង់ស្លាប់, help 😭 15"  # chg: chong shortened
     assert lexicon.render("my teacher hit me") == "my teacher hit me"
+    assert lexicon.render("knhom nov pp") == "ខ្ញុំ nov pp"  # "pp" (Phnom Penh) is no shortening of "pa"
     assert reading_text(lexicon, "knhom klach", "en") == "knhom klach"  # only romanised Khmer is rendered
     assert reading_text(lexicon, "knhom klach", "kh-latn") == "ខ្ញុំខ្លាច"
 
@@ -34,13 +32,6 @@ def test_the_heads_read_romanised_khmer_through_the_lexicon(engine: Engine) -> N
     response = engine.respond("kjom chg slab, kmean nak na trov ka kjom te")
     assert response.crisis or response.check_in
     assert response.intents[0] == "self_harm"
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    for folder in ("intents", "directory"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
 
 
 def test_a_bad_lexicon_entry_names_the_file_and_the_word(copy: Path) -> None:
