@@ -31,10 +31,10 @@ _REPLY_CACHE = 4096
 # A message read for meaning has a new word in every 10 at least, up to 20 different words:
 # a real long message has hundreds; a letter run or one line pasted over and over has few.
 _WORDS_PER_NEW_WORD = 10
+_DISTINCT_ENOUGH = 20
 # The heads may dispute an urgent phrase, or be backed by a cry for help, only in a message
 # with this many other words.
 _CONTEXT_WORDS = 4
-_DISTINCT_ENOUGH = 20
 _KINDS = ("danger", "suicide")
 
 
@@ -96,7 +96,7 @@ class _Urgency:
     discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
     now: bool  # words saying it is happening now, not told as the past
     distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
-    context: int  # words outside the urgent phrases: what the heads see that the phrases do not
+    says_more: bool  # _CONTEXT_WORDS words beyond the urgent phrases: context the heads read, the phrases not
 
 
 class Engine:
@@ -136,7 +136,7 @@ class Engine:
         choices: tuple[str, ...] = ()
         if reading is not None:
             # "help me please" alone: the heads' topic would be a guess from three words.
-            bare_cry = check_in and urgency.context < _CONTEXT_WORDS
+            bare_cry = check_in and not urgency.says_more
             kinds, ask = self._semantic_crisis(kinds, reading, urgency, scores.keys())
             check_in = not kinds and (check_in or ask)
             if intents:
@@ -190,7 +190,7 @@ class Engine:
         """
         assert self.semantic is not None
         t = self.semantic.thresholds
-        heard = urgency.distress or urgency.context < _CONTEXT_WORDS
+        heard = urgency.distress or not urgency.says_more
         low = set() if heard else {k for k in kinds if reading.crisis[k] < t.crisis_floor[k]}
         disputed = bool(low)
         kinds = kinds - low
@@ -200,7 +200,7 @@ class Engine:
             return kinds, bool(likely) or disputed
         # A cry for help backs the heads only when the message says more than the cry: "help me
         # please" alone is asked about (the heads cannot know more than those words).
-        cry = urgency.distress and urgency.context >= _CONTEXT_WORDS
+        cry = urgency.distress and urgency.says_more
         backed = {"suicide": cry, "danger": urgency.now or cry or bool(self.content.now_topics.intersection(topics))}
         return kinds | {k for k in likely if backed[k]}, possible or disputed
 
@@ -302,7 +302,7 @@ class Engine:
             suicide_named=any(m.phrase.label == "suicide" and excluded(m) for m in by_role["crisis"]),
             discounted=bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
-            context=len(tokens) - len(covered),
+            says_more=len(tokens) - len(covered) >= _CONTEXT_WORDS,
             distress=bool(by_role["distress"]),
         )
 

@@ -1,9 +1,10 @@
 """`helpline-bot train`: fit the semantic heads on intents/examples/ and write them beside it.
 
 Plain numpy: standardised embeddings and, for the topics and for each crisis kind, a small
-network with one hidden layer, fitted by full-batch Adam with L2, dropout and balanced classes. One fifth
-of the examples (fixed by a hash of each text) is held out to choose the regularisation and
-the decision thresholds; the heads written are then refitted on every example.
+network with one hidden layer, fitted by full-batch Adam with L2, dropout and balanced
+classes. One fifth of the examples (fixed by a hash of each text) is held out to choose the
+regularisation and the decision thresholds; the heads written are then refitted on every
+example.
 """
 
 from __future__ import annotations
@@ -84,35 +85,27 @@ def _balanced(y: np.ndarray, classes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.eye(classes)[y], weights / weights.sum()
 
 
-def _adam(params: list[np.ndarray], gradients: Callable[[], list[np.ndarray]], steps: int, rate: float) -> None:
-    """Full-batch Adam: updates `params` in place with what `gradients()` returns for them."""
-    beta1, beta2 = 0.9, 0.999
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    for step in range(1, steps + 1):
-        for i, (param, grad) in enumerate(zip(params, gradients(), strict=True)):
-            m[i] = beta1 * m[i] + (1 - beta1) * grad
-            v[i] = beta2 * v[i] + (1 - beta2) * grad**2
-            param -= rate * (m[i] / (1 - beta1**step)) / (np.sqrt(v[i] / (1 - beta2**step)) + 1e-8)
-
-
 def fit(x: np.ndarray, y: np.ndarray, classes: int, l2: float, steps: int = _STEPS) -> tuple[np.ndarray, ...]:
-    """One hidden ReLU layer with dropout and balanced class weights; (w1, b1, w2, b2)."""
+    """One hidden ReLU layer with dropout and balanced class weights, by full-batch Adam; (w1, b1, w2, b2)."""
     rng = np.random.default_rng(0)  # the same heads from the same examples
     target, sample_w = _balanced(y, classes)
     d = x.shape[1]
     params = [rng.normal(0.0, np.sqrt(2 / d), (d, _HIDDEN)), np.zeros(_HIDDEN),
               rng.normal(0.0, np.sqrt(1 / _HIDDEN), (_HIDDEN, classes)), np.zeros(classes)]
     w1, b1, w2, b2 = params
-
-    def gradients() -> list[np.ndarray]:
+    rate, beta1, beta2 = 0.01, 0.9, 0.999
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    for step in range(1, steps + 1):
         keep = (rng.random((len(x), _HIDDEN)) >= _DROPOUT) / (1 - _DROPOUT)
         h = np.maximum(x @ w1 + b1, 0.0) * keep
         g = (softmax(h @ w2 + b2) - target) * sample_w[:, None]
         gh = (g @ w2.T) * (h > 0)
-        return [x.T @ gh + l2 * w1, gh.sum(axis=0), h.T @ g + l2 * w2, g.sum(axis=0)]
-
-    _adam(params, gradients, steps, rate=0.01)
+        grads = [x.T @ gh + l2 * w1, gh.sum(axis=0), h.T @ g + l2 * w2, g.sum(axis=0)]
+        for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+            m[i] = beta1 * m[i] + (1 - beta1) * grad
+            v[i] = beta2 * v[i] + (1 - beta2) * grad**2
+            param -= rate * (m[i] / (1 - beta1**step)) / (np.sqrt(v[i] / (1 - beta2**step)) + 1e-8)
     return tuple(p.astype(np.float32) for p in params)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +20,6 @@ CHC_PHONE_SOURCE = (
     '        source: "childhelplinecambodia.org; campaign partner text (shared/seed), via shared/contacts.md"\n'
 )
 PAGODA_CATEGORY = 'chi_category: "Violence › Violence in institutions (religious settings)"\n'
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    """A private copy of intents/ and directory/ to break."""
-    for folder in ("intents", "directory"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
 
 
 def _edit(path: Path, old: str, new: str, count: int = 1) -> None:

@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,14 +21,6 @@ from bot.engine import Engine, Hints
 ROOT = Path(__file__).resolve().parent.parent
 HSDS_SCHEMAS = Path(__file__).parent / "data" / "hsds"
 ALLOWED_SOURCES = ("shared/contacts.md", "shared/seed")
-
-
-@pytest.fixture
-def copy(tmp_path: Path) -> Path:
-    """A private copy of intents/ and directory/ to change."""
-    for folder in ("intents", "directory"):
-        shutil.copytree(ROOT / folder, tmp_path / folder)
-    return tmp_path
 
 
 def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -145,19 +145,13 @@ def test_gibberish_is_not_read_for_meaning(engine: Engine) -> None:
         assert response.intents == ("unknown",) and not response.crisis and not response.check_in, text
 
 
-def _copy(tmp_path: Path) -> Path:
-    for name in ("intents", "directory"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    return tmp_path
-
-
 def _check(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot", "check"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "HELPLINE_CONTENT_DIR": str(root), **env}, timeout=300)
 
 
-def test_check_fails_when_the_heads_are_stale_or_missing(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
+def test_check_fails_when_the_heads_are_stale_or_missing(copy: Path) -> None:
+    root = copy
     path = examples_dir(root) / "school_violence.yaml"
     path.write_text(path.read_text(encoding="utf-8") + '  - "a new example a member of staff added"\n',
                     encoding="utf-8")
@@ -168,8 +162,8 @@ def test_check_fails_when_the_heads_are_stale_or_missing(tmp_path: Path) -> None
     assert missing.returncode == 1 and "run `helpline-bot train`" in missing.stdout
 
 
-def test_a_bad_example_file_names_the_file_and_key(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
+def test_a_bad_example_file_names_the_file_and_key(copy: Path) -> None:
+    root = copy
     (examples_dir(root) / "pagoda.yaml").write_text("topic: pagodas\nen:\n  - true\n", encoding="utf-8")
     result = _check(root)
     assert result.returncode == 1
@@ -177,8 +171,8 @@ def test_a_bad_example_file_names_the_file_and_key(tmp_path: Path) -> None:
     assert "intents/examples/pagoda.yaml: en[0]" in result.stdout
 
 
-def test_training_on_a_small_set_writes_heads_that_check_accepts(tmp_path: Path) -> None:
-    root = _copy(tmp_path)
+def test_training_on_a_small_set_writes_heads_that_check_accepts(copy: Path) -> None:
+    root = copy
     folder = examples_dir(root)
     shutil.rmtree(folder)
     folder.mkdir()
