@@ -3,7 +3,9 @@
 The real python-telegram-bot Application talks HTTP to it through the builder's
 base_url. Tests push updates, read what the bot sent, and script faults
 (401, 429 with retry_after, 500, dropped connections, timeouts) for given methods: once
-each (`faults`), or on every call until removed (`broken`: a revoked token, an outage).
+each (`faults`), or on every call until removed (`broken`: a revoked token, an outage). A test
+can also hold one chat's replies at the server (`hold`, `release`): they wait unanswered, so a
+test can see what the bot does for other chats while that chat's sending is stuck.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class FakeBotAPI:
         self._updates: list[dict[str, Any]] = []
         self.delivered: dict[int, dict[str, Any]] = {}  # update_id -> update, once getUpdates returned it
         self.webhook = ""  # the URL of setWebhook
+        self._held: set[int] = set()  # chats whose sendMessage calls wait until released
+        self.holding: dict[int, int] = {}  # chat -> sendMessage calls waiting now
         self._next_update = 1
         self._next_message = 1000
         self._cond = threading.Condition()
@@ -56,6 +60,8 @@ class FakeBotAPI:
         return self
 
     def stop(self) -> None:
+        for chat in list(self._held):
+            self.release(chat)
         self._server.shutdown()
         self._server.server_close()
 
@@ -113,6 +119,21 @@ class FakeBotAPI:
         with self._cond:
             return [p for m, p in self.calls if m == method]
 
+    def pending(self) -> int:
+        """Updates pushed that the bot has not fetched yet."""
+        with self._cond:
+            return sum(u["update_id"] not in self.delivered for u in self._updates)
+
+    def hold(self, chat_id: int) -> None:
+        """From now on, this chat's sendMessage calls wait at the server until `release`."""
+        with self._cond:
+            self._held.add(chat_id)
+
+    def release(self, chat_id: int) -> None:
+        with self._cond:
+            self._held.discard(chat_id)
+            self._cond.notify_all()
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -144,6 +165,11 @@ class FakeBotAPI:
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
         with self._cond:
+            chat = params.get("chat_id")
+            if method == "sendMessage" and chat in self._held:
+                self.holding[chat] = self.holding.get(chat, 0) + 1
+                self._cond.wait_for(lambda: chat not in self._held)
+                self.holding[chat] -= 1
             self.calls.append((method, params))
             if method == "getMe":
                 return 200, {"ok": True, "result": BOT_USER}

@@ -299,18 +299,31 @@ async def test_webhook_checks_the_secret_token(fake: FakeBotAPI, engine: Engine)
     assert fake.calls_to("setWebhook")[0]["secret_token"] == settings["secret_token"]
 
 
+async def settled(fake: FakeBotAPI) -> None:
+    """Wait until the bot has taken every queued update and finished answering all of them."""
+    app = fake.application
+
+    def idle() -> bool:
+        return (not fake.pending() and app.update_queue.empty()
+                and app.update_processor.current_concurrent_updates == 0)
+
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, fake.wait_for, idle, 60)
+
+
 async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBotAPI, engine: Engine) -> None:
     async with running(fake, engine) as errors:
+        fake.hold(500)  # the flooder's replies get stuck at the server...
         for i in range(150):
             fake.message(500, "i want to kill myself" if i == 40 else f"spam {i}")
+        assert await asyncio.get_running_loop().run_in_executor(None, fake.wait_for,
+                                                                lambda: fake.holding.get(500), 30)
         fake.message(501, "my teacher hit me")
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        await replies(fake, 501, 1)
-        other_latency = loop.time() - start
-        await asyncio.sleep(4)
+        await replies(fake, 501, 1, timeout=30)  # ...and another chat is answered all the same
+        assert fake.holding.get(500) and not fake.sent(500)
+        fake.release(500)
+        await settled(fake)
     flood = [m["text"] for m in fake.sent(500)]
-    assert other_latency < 3  # another chat is not stuck behind the flood
     assert 1 <= len(flood) < 30  # folded: a handful of replies, not 150
     assert any("1280" in t.splitlines()[0] or "🆘" in t for t in flood)  # the crisis line was not lost
     assert engine.content.text("folded", "en") in "\n".join(flood)  # the language of the replies
@@ -325,16 +338,19 @@ async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBo
 ], ids=["stickers", "commands", "group-commands"])
 async def test_no_flood_of_any_kind_holds_up_another_chat(fake: FakeBotAPI, engine: Engine, count: int,
                                                          flood: dict[str, Any]) -> None:
+    flooder = -600 if flood.get("chat_type") else 600
     async with running(fake, engine) as errors:
+        fake.hold(flooder)  # the flood's replies stay stuck at the server while another chat writes
         for _ in range(count):
-            fake.message(-600 if flood.get("chat_type") else 600, **flood)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+            fake.message(flooder, **flood)
+        assert await asyncio.get_running_loop().run_in_executor(None, fake.wait_for,
+                                                                lambda: fake.holding.get(flooder), 30)
         fake.message(601, "my teacher hit me")
-        await replies(fake, 601, 1)
-        other_latency = loop.time() - start
-        await replies(fake, -600 if flood.get("chat_type") else 600, 1)
-    assert other_latency < 2  # the flood took a few update slots, not all of them
+        await replies(fake, 601, 1, timeout=30)
+        assert fake.holding.get(flooder) and not fake.sent(flooder)  # answered while the flood was stuck
+        fake.release(flooder)
+        await settled(fake)
+    assert 1 <= len(fake.sent(flooder)) < 10  # the flood took a few update slots, not all of them
     assert not errors
 
 
