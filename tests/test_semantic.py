@@ -9,13 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.content import Content, load
 from bot.engine import Engine, Hints
 from bot.examples import CRISIS_KINDS, digest, examples_dir, load_examples
 from bot.romanised import reading_text
-from bot.semantic import E5Embedder, load_semantic
+from bot.semantic import E5Embedder, char_grams, load_semantic
 from bot.text import normalise
 from bot.training import train, write
 
@@ -162,6 +163,25 @@ def test_check_fails_when_the_heads_are_stale_or_missing(copy: Path) -> None:
     assert missing.returncode == 1 and "run `helpline-bot train`" in missing.stdout
 
 
+def test_heads_without_their_ngram_layer_ask_for_training(copy: Path) -> None:
+    """Heads saved by an older version (no n-gram weights) are not half used: check asks for training."""
+    folder = examples_dir(copy)
+    with np.load(folder / "heads.npz") as arrays:
+        older = {name: arrays[name] for name in arrays.files if not name.endswith(("_gw", "_gb"))}
+    np.savez_compressed(folder / "heads.npz", **older)  # type: ignore[arg-type]
+    result = _check(copy)
+    assert result.returncode == 1 and "run `helpline-bot train`" in result.stdout
+
+
+def test_ngram_buckets_are_the_same_in_every_process() -> None:
+    """Training and the bot run in different processes: the buckets must not depend on hash seeds."""
+    text = "ប៉ាខ្ញុំវាយម៉ាក់ my dad hits mum"
+    code = f"from bot.semantic import char_grams; print(sorted(char_grams({text!r})))"
+    outputs = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert outputs == {f"{sorted(char_grams(text))}\n"}
+
+
 def test_a_bad_example_file_names_the_file_and_key(copy: Path) -> None:
     root = copy
     (examples_dir(root) / "pagoda.yaml").write_text("topic: pagodas\nen:\n  - true\n", encoding="utf-8")
@@ -195,7 +215,7 @@ def test_training_on_a_small_set_writes_heads_that_check_accepts(copy: Path) -> 
     write(heads, root)
     assert set(heads.labels) == {"school_violence", "online_safety", "self_harm", "unknown"}
     t = heads.thresholds
-    assert 0 < t.topic_unsure <= t.topic_confident < 1
+    assert 0 < t.topic_unsure <= t.topic_confident < 1 and 0 < t.topic_lead < 1
     assert all(0 < t.crisis_possible[k] <= t.crisis_likely[k] < 1 for k in CRISIS_KINDS)
     assert _check(root).returncode == 0
     status = load_semantic(root)
