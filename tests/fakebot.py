@@ -10,6 +10,7 @@ test can see what the bot does for other chats while that chat's sending is stuc
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import threading
@@ -133,6 +134,10 @@ class FakeBotAPI:
         with self._cond:
             self._held.discard(chat_id)
             self._cond.notify_all()
+
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """`wait_for` from a test running beside the bot, without blocking the bot's event loop."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.wait_for, predicate, timeout)
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -48,8 +48,7 @@ async def test_burst_of_1000_messages_from_200_chats(fake: FakeBotAPI, engine: E
         for text in MESSAGES:
             for chat in chats:
                 fake.message(chat, text)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, fake.wait_for, lambda: len(fake.sent()) >= 1000, 120)
+        await fake.until(lambda: len(fake.sent()) >= 1000, 120)
     assert not errors
     for chat in chats:  # every message answered once, in order
         assert [m["text"] for m in fake.sent(chat)] == [engine.respond(t).html for t in MESSAGES]
@@ -89,16 +88,15 @@ async def test_a_full_disk_does_not_stop_replies_and_logging_resumes(
         filler = disk / "filler"
         subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4k", "count=100"], capture_output=True)
         usage = UsageLog(db, flush_interval=0.05, retry_initial=0.05, retry_max=0.2)
-        wait = asyncio.get_running_loop().run_in_executor
         async with running(fake, engine, usage=usage, keyring=keyring) as errors:
             for chat in range(100, 130):
                 fake.message(chat, MESSAGES[chat % 5])
-            assert await wait(None, fake.wait_for, lambda: len(fake.sent()) == 30, 120)
+            assert await fake.until(lambda: len(fake.sent()) == 30, 120)
             assert all("1280" in m["text"] for m in fake.sent())
             # The disk really is full: the log says so and holds the events.
-            assert await wait(None, fake.wait_for, lambda: not usage.healthy and usage.pending == 30, 120)
+            assert await fake.until(lambda: not usage.healthy and usage.pending == 30, 120)
             filler.unlink()
-            assert await wait(None, fake.wait_for, lambda: usage.healthy and usage.pending == 0, 120)
+            assert await fake.until(lambda: usage.healthy and usage.pending == 0, 120)
         assert not errors
         assert events(db) == 30
     finally:

@@ -60,8 +60,7 @@ async def running(fake: FakeBotAPI, engine: Engine, **kwargs: Any) -> AsyncItera
 
 async def replies(fake: FakeBotAPI, chat_id: int, count: int, timeout: float = 10.0) -> list[str]:
     """Wait (without blocking the bot's loop) until the chat got `count` messages; return their texts."""
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, fake.wait_for, lambda: len(fake.sent(chat_id)) >= count, timeout)
+    await fake.until(lambda: len(fake.sent(chat_id)) >= count, timeout)
     return [m["text"] for m in fake.sent(chat_id)]
 
 
@@ -307,8 +306,7 @@ async def settled(fake: FakeBotAPI) -> None:
         return (not fake.pending() and app.update_queue.empty()
                 and app.update_processor.current_concurrent_updates == 0)
 
-    loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, fake.wait_for, idle, 60)
+    assert await fake.until(idle, 60)
 
 
 async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBotAPI, engine: Engine) -> None:
@@ -316,8 +314,7 @@ async def test_a_flooding_chat_is_folded_and_others_stay_responsive(fake: FakeBo
         fake.hold(500)  # the flooder's replies get stuck at the server...
         for i in range(150):
             fake.message(500, "i want to kill myself" if i == 40 else f"spam {i}")
-        assert await asyncio.get_running_loop().run_in_executor(None, fake.wait_for,
-                                                                lambda: fake.holding.get(500), 30)
+        assert await fake.until(lambda: bool(fake.holding.get(500)), 30)
         fake.message(501, "my teacher hit me")
         await replies(fake, 501, 1, timeout=30)  # ...and another chat is answered all the same
         assert fake.holding.get(500) and not fake.sent(500)
@@ -343,8 +340,7 @@ async def test_no_flood_of_any_kind_holds_up_another_chat(fake: FakeBotAPI, engi
         fake.hold(flooder)  # the flood's replies stay stuck at the server while another chat writes
         for _ in range(count):
             fake.message(flooder, **flood)
-        assert await asyncio.get_running_loop().run_in_executor(None, fake.wait_for,
-                                                                lambda: fake.holding.get(flooder), 30)
+        assert await fake.until(lambda: bool(fake.holding.get(flooder)), 30)
         fake.message(601, "my teacher hit me")
         await replies(fake, 601, 1, timeout=30)
         assert fake.holding.get(flooder) and not fake.sent(flooder)  # answered while the flood was stuck
@@ -529,8 +525,7 @@ async def test_the_state_of_a_chat_idle_for_48_hours_is_forgotten(fake: FakeBotA
         assert (await replies(fake, 40, 2))[1].startswith(school["en"][:40])  # the choice is kept
         # Wait until the handler has also remembered its reply's id (after Telegram answered).
         chat = fake.application.chat_data
-        assert await asyncio.get_running_loop().run_in_executor(
-            None, fake.wait_for, lambda: len(chat.get(40, {}).get("ids", ())) >= 3, 30)
+        assert await fake.until(lambda: len(chat.get(40, {}).get("ids", ())) >= 3, 30)
         now[0] += 49 * 3600
         fake.message(41, "hello")  # any update after an hour looks for idle chats
         await replies(fake, 41, 1)
