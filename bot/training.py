@@ -158,7 +158,6 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
     x = (vectors - mean) / scale
     jobs = tasks(examples, labels)
     test = held_out(normalised)  # the same split whatever the lexicon says
-
     grams = gram_rows(texts)
 
     def split_fit(task: Task, l2: float) -> np.ndarray:
@@ -171,11 +170,12 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
         gw, gb = fit_grams(grams[task.rows[~test[task.rows]]], task.y[~test[task.rows]], task.classes, l2)
         return softmax(grams[task.rows[test[task.rows]]] @ gw + gb)
 
+    topic = jobs["topic"]
+    topic_truth = topic.y[test[topic.rows]]
+
     def top1(p: np.ndarray) -> float:
         return float((p.argmax(axis=1) == topic_truth).mean()) if len(p) else 0.0
 
-    topic = jobs["topic"]
-    topic_truth = topic.y[test[topic.rows]]
     net_p = {l2: split_fit(topic, l2) for l2 in _L2_GRID}
     best_l2 = max(_L2_GRID, key=lambda l2: top1(net_p[l2]))
     gram_p = {l2: split_fit_grams(topic, l2) for l2 in _GRAM_L2_GRID}
