@@ -31,14 +31,27 @@ class Lexicon:
 
     def render(self, normalised: str) -> str:
         """The message with every known romanised word in Khmer script (no spaces between Khmer words,
-        as Khmer is written); a word without vowels may be a texter's shortening (chg, dg)."""
+        as Khmer is written). Compounds are listed run together and typed either way, so two or
+        three words one space apart that join into a known spelling are read as one ("ar kun",
+        arkun, អរគុណ). A word without vowels may be a texter's shortening (chg, dg)."""
+        words = list(LATIN_WORD.finditer(normalised))
+        out, done, i = [], 0, 0
+        while i < len(words):
+            size, khmer = self._look_up(normalised, words[i:i + 3])
+            out += [normalised[done:words[i].start()], khmer or words[i].group()]
+            done, i = words[i + size - 1].end(), i + size
+        return _BETWEEN_KHMER.sub("", "".join(out) + normalised[done:])
 
-        def khmer(match: re.Match[str]) -> str:
-            word = match.group()
-            found = self.spellings.get(word) or (self._shortened.get(word) if may_be_shortened(word) else None)
-            return found or word
-
-        return _BETWEEN_KHMER.sub("", LATIN_WORD.sub(khmer, normalised))
+    def _look_up(self, normalised: str, words: list[re.Match[str]]) -> tuple[int, str | None]:
+        """How many of these words (the longest compound first) read as one Khmer word, and which."""
+        for size in range(len(words), 1, -1):
+            run = words[:size]
+            if all(normalised[a.end():b.start()] == " " for a, b in zip(run, run[1:])):
+                khmer = self.spellings.get("".join(m.group() for m in run))
+                if khmer:
+                    return size, khmer
+        word = words[0].group()
+        return 1, self.spellings.get(word) or (self._shortened.get(word) if may_be_shortened(word) else None)
 
 
 def reading_text(lexicon: Lexicon, normalised: str, language: str) -> str:

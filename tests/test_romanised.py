@@ -23,6 +23,14 @@ def test_known_spellings_become_khmer_script_and_the_rest_stays() -> None:
     assert reading_text(lexicon, "knhom klach", "kh-latn") == "ខ្ញុំខ្លាច"
 
 
+def test_words_typed_apart_that_join_into_a_known_compound_read_as_it() -> None:
+    lexicon = Lexicon({"arkun": "អរគុណ", "kun": "កូន", "chran": "ច្រើន", "nakna": "អ្នកណា", "nak": "អ្នក",
+                       "kmeannakna": "គ្មានអ្នកណា", "te": "ទេ"})
+    assert lexicon.render("ar kun chran") == "អរគុណច្រើន"  # not "ar" + កូន (child)
+    assert lexicon.render("kmean nak na te") == "គ្មានអ្នកណាទេ"  # the longest compound first
+    assert lexicon.render("nak, na") == "អ្នក, na"  # only words one space apart join
+
+
 def test_the_shipped_lexicon_reads_a_typical_message(content: Content) -> None:
     rendered = content.romanised.render(normalise("Knhom 15 chnam, pa knhom vay knhom ral thngai"))
     assert rendered == "ខ្ញុំ 15 ឆ្នាំ, ប៉ាខ្ញុំវាយខ្ញុំរាល់ថ្ងៃ"
