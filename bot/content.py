@@ -403,7 +403,7 @@ def load(root: Path | None = None) -> Content:
         raise ContentError(unreadable)  # what other files miss because of them would only confuse
     if problems:
         raise ContentError(problems)
-    phrase_set = PhraseSet(phrases)
+    phrase_set = PhraseSet(phrases, romanised.spellings)
     khmer_words = markers.khmer | phrase_set.khmer_words | negations
     return Content(
         root=root,

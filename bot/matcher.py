@@ -143,8 +143,12 @@ def expand_phrase(label: str, text: str, *, romanised: bool = False, role: str =
 class PhraseSet:
     """A searchable collection of phrases, built once at start and shared read-only."""
 
-    def __init__(self, phrases: Iterable[Phrase]) -> None:
+    def __init__(self, phrases: Iterable[Phrase], words: Mapping[str, str] | None = None) -> None:
+        """`words`: romanised spellings -> the Khmer word each spells (intents/_romanised.yaml). Two
+        spellings of different words are no variants of each other, however alike they look
+        (vea, he, and veay, to hit; rieb, to arrange, and roub, a photo)."""
         self.phrases: tuple[Phrase, ...] = tuple(p for p in phrases if p.parts)
+        self._words = dict(words or {})
         # Phrases by first and second part: most phrases are skipped without a look.
         self._index: dict[str, dict[str, list[Phrase]]] = defaultdict(lambda: defaultdict(list))
         khmer: set[str] = set()
@@ -208,14 +212,13 @@ class PhraseSet:
                 found.add(part)
         if not variants:
             return frozenset(found)
-        for part in self._skeletons.get(skeleton(token), ()):
-            if fuzz.ratio(token, part) >= _SKELETON_LIKENESS:
-                found.add(part)
+        alike = {part for part in self._skeletons.get(skeleton(token), ()) if fuzz.ratio(token, part) >= _SKELETON_LIKENESS}
         if may_be_shortened(token):
-            found.update(self._shortenings.get(token, ()))
+            alike.update(self._shortenings.get(token, ()))
         if len(token) >= 3:
-            found.update(p for p in self._shapes.get(shape(token), ()) if fuzz.ratio(token, p) >= _SKELETON_LIKENESS)
-        return frozenset(found)
+            alike.update(p for p in self._shapes.get(shape(token), ()) if fuzz.ratio(token, p) >= _SKELETON_LIKENESS)
+        word = self._words.get(token)
+        return frozenset(found | {part for part in alike if not word or self._words.get(part, word) == word})
 
     def _hits(self, tokens: Sequence[str], variants: bool) -> dict[str, list[Span]]:
         """Where each known part occurs in the message, as token spans."""
