@@ -144,9 +144,15 @@ class Engine:
             elif not bare_cry:
                 intents, choices, confidence = self._semantic_topics(reading)
         ordered = tuple(k for k in _KINDS if k in kinds)
-        if "suicide" in kinds and SELF_HARM in self.content.topics:
+        # Danger now with a suicide reading that only the heads found ("they are waiting to beat me
+        # tonight, please help"): the urgent reply gives both lines, and the topic stays what the
+        # message is about; the heads' suicide score rises with any urgent message.
+        heads_suicide = "suicide" not in urgency.kinds and "suicide" not in hints.crisis \
+            and hints.topic != SELF_HARM and "danger" in kinds
+        if "suicide" in kinds and SELF_HARM in self.content.topics and not heads_suicide:
             intents = _first(SELF_HARM, intents)
-        elif urgency.suicide_named and SELF_HARM in self.content.topics and SELF_HARM not in intents:
+        elif (urgency.suicide_named or "suicide" in kinds) and SELF_HARM in self.content.topics \
+                and SELF_HARM not in intents:
             intents.append(SELF_HARM)  # e.g. a school project on suicide prevention: the topic, no alarm
         if hints.topic is not None and hints.topic in self.content.topics:
             intents = _first(hints.topic, intents)
