@@ -5,7 +5,8 @@ its parts are found in the message in order, with at most `MAX_GAP` words betwee
 A Khmer part must start and end on a word boundary found by the segmenter, so សាលា
 (school) never matches inside សាលាក្តី (court). A Latin part also matches simple English
 endings (hit -> hitting), typos (teacher -> techer) and, for romanised Khmer, spellings
-with the same consonant skeleton (somlab -> samlap).
+with the same consonant skeleton (somlab -> samlap), unless the romanised lexicon knows the two
+as different words.
 """
 
 from __future__ import annotations

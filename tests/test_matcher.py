@@ -150,3 +150,13 @@ def test_english_phrase_words_are_not_romanised_spellings() -> None:
     # "bye" is in an English phrase too, so "bay" (rice) must not be read as it.
     phrases = PhraseSet([compile_phrase("en", "bye"), compile_phrase("kh", "bye bye", romanised=True)])
     assert phrases.find(tokenise("min oy bay")) == []
+
+
+def test_spellings_of_different_khmer_words_are_no_variants() -> None:
+    # vea (វា, he) and veay (វាយ, to hit) share an outline; the lexicon knows they are two words.
+    words = {"vea": "វា", "veay": "វាយ", "vay": "វាយ", "mak": "ម៉ាក់"}
+    phrases = PhraseSet([compile_phrase("hit", "mak veay", romanised=True)], words)
+    assert _found(phrases, "mak vea tha") == set()
+    assert _found(phrases, "mak vay knhom") == {"hit"}  # another spelling of the same word
+    assert _found(phrases, "mak veiy knhom") == {"hit"}  # a spelling the lexicon does not know
+    assert _found(PhraseSet([compile_phrase("hit", "mak veay", romanised=True)]), "mak vea tha") == {"hit"}
