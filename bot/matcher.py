@@ -213,7 +213,7 @@ class PhraseSet:
                 found.add(part)
         if not variants:
             return frozenset(found)
-        alike = {part for part in self._skeletons.get(skeleton(token), ()) if fuzz.ratio(token, part) >= _SKELETON_LIKENESS}
+        alike = {p for p in self._skeletons.get(skeleton(token), ()) if fuzz.ratio(token, p) >= _SKELETON_LIKENESS}
         if may_be_shortened(token):
             alike.update(self._shortenings.get(token, ()))
         if len(token) >= 3:

@@ -46,7 +46,7 @@ class Lexicon:
         """How many of these words (the longest compound first) read as one Khmer word, and which."""
         for size in range(len(words), 1, -1):
             run = words[:size]
-            if all(normalised[a.end():b.start()] == " " for a, b in zip(run, run[1:])):
+            if all(normalised[a.end():b.start()] == " " for a, b in zip(run, run[1:], strict=False)):
                 khmer = self.spellings.get("".join(m.group() for m in run))
                 if khmer:
                     return size, khmer
