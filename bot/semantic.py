@@ -124,7 +124,7 @@ class Heads:
     a phone AND a parent asking how to raise a child) that one weighted sum reads poorly.
     Against plain softmax heads, on held-out examples topic top-1 rose from 0.67 to 0.70
     and crisis AUC from 0.91/0.91 to 0.95/0.94 (danger/suicide). Each head also has a linear
-    layer over the character n-grams; the two are blended (`blend` is the network's weight,
+    layer over the character n-grams; the two are blended (`blend[head]` is the network's weight,
     in log-probabilities), which on held-out examples raised topic top-1 from 0.77 to 0.85
     and crisis AUC from 0.95/0.97 to 0.97/0.98.
     """
@@ -138,7 +138,7 @@ class Heads:
         self.mean, self.scale = array("mean"), array("scale")
         self.nets = {name: tuple(array(f"{name}_{part}") for part in NET_PARTS) for name in HEAD_NAMES}
         self.grams = {name: tuple(array(f"{name}_{part}") for part in GRAM_PARTS) for name in HEAD_NAMES}
-        self.blend = float(meta["blend"])
+        self.blend = {name: float(meta["blend"][name]) for name in HEAD_NAMES}
         t = meta["thresholds"]
         self.thresholds = Thresholds(
             topic_confident=float(t["topic_confident"]),
@@ -153,13 +153,13 @@ class Heads:
         classes = {"topic": len(self.labels), **{k: 2 for k in CRISIS_KINDS}}
         if any(w1.shape[0] != dim or w1.shape[1] != w2.shape[0] or w2.shape[1] != classes[name]
                or self.grams[name][0].shape != (GRAM_BUCKETS, classes[name])
-               for name, (w1, _, w2, _) in self.nets.items()) or not 0 <= self.blend <= 1:
+               for name, (w1, _, w2, _) in self.nets.items()) or not all(0 <= b <= 1 for b in self.blend.values()):
             raise ValueError("the heads' shapes do not agree with their labels")
 
     def probabilities(self, name: str, x: np.ndarray, grams: np.ndarray) -> np.ndarray:
         """One head's class probabilities from standardised embeddings and n-gram rows."""
         return blended(hidden_softmax(x, *self.nets[name]), softmax(grams @ self.grams[name][0] + self.grams[name][1]),
-                       self.blend)
+                       self.blend[name])
 
     def read(self, vectors: np.ndarray, texts: Sequence[str]) -> list[Reading]:
         """One Reading per embedded row; `texts` are what was embedded, for their n-grams."""

@@ -192,8 +192,6 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
         "trained": dt.date.today().isoformat(),
         "labels": labels,
         "l2": best_l2,
-        "gram_l2": gram_l2,
-        "blend": blend,
         "held_out": {"topic_top1": round(top1(topic_p), 4), "topic_top1_network": round(top1(net_p[best_l2]), 4),
                      "topic_rows": len(topic_truth)},
     }
@@ -201,12 +199,17 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
                                   "topic_lead": _topic_threshold(topic_p, topic_truth, _LEAD_PRECISION),
                                   "crisis_likely": {}, "crisis_possible": {}, "crisis_floor": {}}
     crisis_l2: dict[str, float] = {}
+    gram_l2s, blends = {"topic": gram_l2}, {"topic": blend}
     for kind in CRISIS_KINDS:
         task = jobs[kind]
         truth = task.y[test[task.rows]]
         fits = {l2: split_fit(task, l2) for l2 in _L2_GRID}
         crisis_l2[kind] = max(_L2_GRID, key=lambda l2: _auc(fits[l2][:, 1], truth))
-        p = blended(fits[crisis_l2[kind]], split_fit_grams(task, gram_l2), blend)[:, 1]
+        # Each crisis head chooses its own n-gram L2 and blend, by held-out AUC as for its network.
+        kind_grams = {l2: split_fit_grams(task, l2) for l2 in _GRAM_L2_GRID}
+        gram_l2s[kind], blends[kind] = max(choices, key=lambda c: _auc(
+            blended(fits[crisis_l2[kind]], kind_grams[c[0]], c[1])[:, 1], truth))
+        p = blended(fits[crisis_l2[kind]], kind_grams[gram_l2s[kind]], blends[kind])[:, 1]
         likely, possible, figures = _crisis_thresholds(p, truth)
         figures["auc"] = round(_auc(p, truth), 4)
         figures["auc_network"] = round(_auc(fits[crisis_l2[kind]][:, 1], truth), 4)
@@ -217,8 +220,10 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
         meta["held_out"][kind] = figures
     meta["thresholds"] = thresholds
     meta["crisis_l2"] = crisis_l2
+    meta["gram_l2"] = gram_l2s
+    meta["blend"] = blends
     progress(f"held-out: {meta['held_out']}")
-    progress(f"thresholds: {thresholds}")
+    progress(f"thresholds: {thresholds}; n-gram L2 {gram_l2s}, blend {blends}")
 
     arrays: dict[str, np.ndarray] = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32)}
     for name, l2 in {"topic": best_l2, **crisis_l2}.items():
@@ -226,7 +231,7 @@ def train(content: Content, embedder: Embedder, progress: Callable[[str], None] 
         arrays.update({f"{name}_{part}": a for part, a in
                        zip(NET_PARTS, fit(x[task.rows], task.y, task.classes, l2), strict=True)})
         arrays.update({f"{name}_{part}": a for part, a in
-                       zip(GRAM_PARTS, fit_grams(grams[task.rows], task.y, task.classes, gram_l2), strict=True)})
+                       zip(GRAM_PARTS, fit_grams(grams[task.rows], task.y, task.classes, gram_l2s[name]), strict=True)})
     return Heads(arrays, meta)
 
 
