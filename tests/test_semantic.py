@@ -132,6 +132,15 @@ def test_crisis_words_at_the_end_of_a_long_message_count(engine: Engine) -> None
         assert response.reply.splitlines()[0].startswith("🆘")
 
 
+def test_danger_with_a_suicide_reading_only_the_heads_found_keeps_its_topic(engine: Engine) -> None:
+    # The heads read "i just want it all to end" as suicide; no suicide phrase names it.
+    response = engine.respond("please help, my stepdad is drunk and hitting mum again and i just want it all to end")
+    assert response.crisis_kinds == ("danger", "suicide")
+    assert response.intents[:2] == ("violence_at_home", "self_harm")
+    first = response.reply.splitlines()[0]
+    assert first.startswith("🆘") and HELPLINE in first
+
+
 def test_an_urgent_phrase_the_heads_find_unlikely_asks_instead(engine: Engine) -> None:
     response = engine.respond("this game makes me want to die 😂 i lost every match today")
     assert not response.crisis and response.check_in
