@@ -188,7 +188,8 @@ class Heads:
 
     @classmethod
     def load(cls, folder: Path) -> Heads:
-        """Raises OSError or ValueError when the files are missing or do not fit together."""
+        """Raises OSError, ValueError, KeyError or TypeError when the files are missing or do not fit
+        together (heads.json written by an older version)."""
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         with np.load(folder / HEADS_FILE, allow_pickle=False) as arrays:
             return cls({name: arrays[name] for name in arrays.files}, meta)
@@ -270,7 +271,7 @@ def load_semantic(root: Path, embedder: Embedder | None = None) -> Status:
     folder = examples_dir(root)
     try:
         heads = Heads.load(folder)
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         return Status(None, f"no trained heads in {folder} ({type(exc).__name__}): run `helpline-bot train`",
                       missing=True)
     stale = heads.meta.get("examples_sha256") != digest(root)

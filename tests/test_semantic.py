@@ -182,6 +182,16 @@ def test_heads_without_their_ngram_layer_ask_for_training(copy: Path) -> None:
     assert result.returncode == 1 and "run `helpline-bot train`" in result.stdout
 
 
+def test_heads_with_one_blend_for_all_ask_for_training(copy: Path) -> None:
+    """heads.json from an older version (one blend weight, not one per head) asks for training."""
+    path = examples_dir(copy) / "heads.json"
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["blend"] = 0.4
+    path.write_text(json.dumps(meta), encoding="utf-8")
+    result = _check(copy)
+    assert result.returncode == 1 and "run `helpline-bot train`" in result.stdout
+
+
 def test_ngram_buckets_are_the_same_in_every_process() -> None:
     """Training and the bot run in different processes: the buckets must not depend on hash seeds."""
     text = "ប៉ាខ្ញុំវាយម៉ាក់ my dad hits mum"
