@@ -149,7 +149,7 @@ class PhraseSet:
         spellings of different words are no variants of each other, however alike they look
         (vea, he, and veay, to hit; rieb, to arrange, and roub, a photo)."""
         self.phrases: tuple[Phrase, ...] = tuple(p for p in phrases if p.parts)
-        self._words = dict(words or {})
+        self._words: Mapping[str, str] = words or {}
         # Phrases by first and second part: most phrases are skipped without a look.
         self._index: dict[str, dict[str, list[Phrase]]] = defaultdict(lambda: defaultdict(list))
         khmer: set[str] = set()

@@ -138,7 +138,10 @@ class Heads:
         self.mean, self.scale = array("mean"), array("scale")
         self.nets = {name: tuple(array(f"{name}_{part}") for part in NET_PARTS) for name in HEAD_NAMES}
         self.grams = {name: tuple(array(f"{name}_{part}") for part in GRAM_PARTS) for name in HEAD_NAMES}
-        self.blend = {name: float(meta["blend"][name]) for name in HEAD_NAMES}
+        blend = meta["blend"]
+        if not isinstance(blend, Mapping):  # heads.json of an older version: one weight for all heads
+            raise ValueError("heads.json: blend must give one weight per head")
+        self.blend = {name: float(blend[name]) for name in HEAD_NAMES}
         t = meta["thresholds"]
         self.thresholds = Thresholds(
             topic_confident=float(t["topic_confident"]),
@@ -188,8 +191,7 @@ class Heads:
 
     @classmethod
     def load(cls, folder: Path) -> Heads:
-        """Raises OSError, ValueError, KeyError or TypeError when the files are missing or do not fit
-        together (heads.json written by an older version)."""
+        """Raises OSError, ValueError or KeyError when the files are missing or do not fit together."""
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         with np.load(folder / HEADS_FILE, allow_pickle=False) as arrays:
             return cls({name: arrays[name] for name in arrays.files}, meta)
@@ -271,7 +273,7 @@ def load_semantic(root: Path, embedder: Embedder | None = None) -> Status:
     folder = examples_dir(root)
     try:
         heads = Heads.load(folder)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError) as exc:
         return Status(None, f"no trained heads in {folder} ({type(exc).__name__}): run `helpline-bot train`",
                       missing=True)
     stale = heads.meta.get("examples_sha256") != digest(root)
