@@ -58,6 +58,7 @@ REQUIRED_TEXTS = (
 # Telegram: inline button labels stay readable on a phone at this length; profile texts have limits.
 LABEL_MAX = 24
 _TEXT_LIMITS = {"bot_short_description": 120, "bot_description": 512}
+_TOKEN = re.compile(r"[a-z0-9]+")  # a Latin word or a number, matched as a whole token
 
 
 class ContentError(Exception):
@@ -170,6 +171,18 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class Laughter:
+    """Signs of laughing ("lol", "555", "😂"): beside death words they usually mean a joke.
+    Words are whole tokens; anything else (emoji, Khmer "ហាហា") is looked for in the text."""
+
+    words: frozenset[str]
+    marks: tuple[str, ...]
+
+    def found(self, normalised: str, tokens: Sequence[str]) -> bool:
+        return any(t in self.words for t in tokens) or any(m in normalised for m in self.marks)
+
+
+@dataclass(frozen=True)
 class Content:
     """All content, validated and compiled for matching."""
 
@@ -182,6 +195,7 @@ class Content:
     phrases: PhraseSet
     negations: frozenset[str]
     now_topics: frozenset[str]
+    laughter: Laughter
     khmer_words: frozenset[str]
     vocabulary: frozenset[str]  # every word the content knows, in any language
     romanised: Lexicon  # romanised Khmer spellings of Khmer words, for the semantic layer
@@ -365,6 +379,9 @@ def load(root: Path | None = None) -> Content:
         for lang in MATCH_LANGUAGES
         for n in crisis_file.strings(crisis_file.get(crisis_file.data, "negations", "", dict, {}), lang, "negations")
     )
+    laughs = [normalise(w) for w in crisis_file.strings(crisis_file.data, "laughter", "")]
+    laughter = Laughter(words=frozenset(w for w in laughs if _TOKEN.fullmatch(w)),
+                        marks=tuple(w for w in laughs if not _TOKEN.fullmatch(w)))
 
     organizations = _load_organizations(root, problems)
     provinces, province_phrases = _load_provinces(root, problems)
@@ -415,6 +432,7 @@ def load(root: Path | None = None) -> Content:
         phrases=phrase_set,
         negations=negations,
         now_topics=now_topics,
+        laughter=laughter,
         khmer_words=khmer_words,
         vocabulary=khmer_words | markers.english | markers.romanised_khmer | phrase_set.latin_words,
         romanised=romanised,

@@ -96,6 +96,7 @@ class _Urgency:
     discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
     now: bool  # words saying it is happening now, not told as the past
     distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
+    joked: bool  # urgent words said laughing ("I want to die 😂"): asked about, not urgent
     says_more: bool  # _CONTEXT_WORDS words beyond the urgent phrases: context the heads read, the phrases not
 
 
@@ -121,7 +122,7 @@ class Engine:
         for match in self.content.phrases.find(tokens, variants=language == "kh-latn"):
             by_role[match.phrase.role].append(match)
         scores = self._score_topics(by_role)
-        urgency = self._crisis(by_role, tokens, scores.keys())
+        urgency = self._crisis(by_role, normalised, tokens, scores.keys())
         kinds = set(urgency.kinds) | {k for k in hints.crisis if k in _KINDS}
         if hints.topic == SELF_HARM:
             kinds.add("suicide")  # the self-harm button is the same cry for help as typing it
@@ -131,12 +132,13 @@ class Engine:
             if self.semantic and hints.topic is None and self._readable(tokens) else None
         # A plain "help me", "sos", "I'm scared" with no topic the phrases know asks "Are you safe?".
         # ("Where can I get help in Battambang?" names a place: a question, not a cry.)
-        check_in = not kinds and not intents and urgency.distress and not by_role["province"] \
+        cry = not kinds and not intents and urgency.distress and not by_role["province"] \
             and not self._off_topic(reading)
+        check_in = cry or (not kinds and urgency.joked)
         choices: tuple[str, ...] = ()
         if reading is not None:
             # "help me please" alone: the heads' topic would be a guess from three words.
-            bare_cry = check_in and not urgency.says_more
+            bare_cry = cry and not urgency.says_more
             kinds, ask = self._semantic_crisis(kinds, reading, urgency, scores.keys())
             check_in = not kinds and (check_in or ask)
             if intents:
@@ -279,13 +281,14 @@ class Engine:
             scores[topic_id] = round((found[0] + extra) * self.content.topics[topic_id].weight, 3)
         return scores
 
-    def _crisis(self, by_role: Mapping[str, list[Match]], tokens: Sequence[str],
+    def _crisis(self, by_role: Mapping[str, list[Match]], normalised: str, tokens: Sequence[str],
                 topics: Collection[str]) -> _Urgency:
         """Which urgent situations the phrases name ("danger" now, "suicide"), and the clues the
         semantic layer needs: words said to be not urgent, words saying "now", a plain cry for help.
 
         Danger is also a violent topic together with words saying it is happening now
         ("my uncle touches me... he's in the house right now"), unless it is told as the past.
+        Said laughing, nothing counts as urgent: the bot asks instead.
         """
         blocked = [m.span for m in by_role["crisis_exclude"]]
 
@@ -301,13 +304,15 @@ class Engine:
         happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
         if happening_now and self.content.now_topics.intersection(topics):
             kinds.add("danger")
+        joking = self.content.laughter.found(normalised, tokens)
         return _Urgency(
-            kinds=tuple(k for k in _KINDS if k in kinds),
+            kinds=() if joking else tuple(k for k in _KINDS if k in kinds),
             suicide_named=any(m.phrase.label == "suicide" and excluded(m) for m in by_role["crisis"]),
-            discounted=bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
+            discounted=joking or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
             says_more=len(tokens) - len(covered) >= _CONTEXT_WORDS,
             distress=bool(by_role["distress"]),
+            joked=joking and bool(kinds),
         )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:

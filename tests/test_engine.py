@@ -195,3 +195,19 @@ def test_violence_happening_now_is_danger(engine: Engine, text: str) -> None:
 def test_violence_told_as_the_past_is_not_danger_now(engine: Engine, text: str) -> None:
     response = engine.respond(text)
     assert not response.crisis and response.matched
+
+
+@pytest.mark.parametrize("text", [
+    "i want to die lol",
+    "ugh i want to kill myself 😂😂",
+    "ខ្ញុំចង់ស្លាប់ហើយ ហាហា",
+    "kjom jong slap 555",
+])
+def test_urgent_words_said_laughing_ask_instead(engine: Engine, text: str) -> None:
+    # Usually a joke; "Are you safe right now?" still lets a child who means it say so in one tap.
+    response = engine.respond(text)
+    assert not response.crisis and response.check_in, text
+
+
+def test_a_number_is_not_laughter(engine: Engine) -> None:
+    assert engine.respond("i paid 5550 riel for the pills and i want to die").crisis
