@@ -1,8 +1,10 @@
 """Labelled example messages (intents/examples/*.yaml): what the semantic heads learn from.
 
 Staff read and extend them like the phrases. A topic file holds `topic: <id>` and lists of
-messages per language; a crisis file holds `danger:` or `suicide:` (urgent) and
-`not_urgent:` (the same words, not an emergency) lists per language.
+messages per language, not urgent; under `danger:` or `suicide:` it lists, per language, its
+messages that are urgent ("he is hitting me right now"), which teach the topic and the crisis
+head both. A crisis file holds `danger:` or `suicide:` (urgent) and `not_urgent:` (the same
+words, not an emergency) lists per language.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ class Example:
     label: str
     kind: str  # "topic" | "crisis" | "not_urgent"
     source: str  # "file: key[i]", so a problem or a collision can be found
+    urgent: str = ""  # a topic example's crisis kind, when it is urgent too
+
+    @property
+    def crisis_kind(self) -> str:
+        """The crisis kind this message is an example of, or "" when it is not urgent."""
+        return self.label if self.kind == "crisis" else self.urgent
 
 
 def examples_dir(root: Path) -> Path:
@@ -68,7 +76,10 @@ def load_examples(root: Path, topics: Mapping[str, object]) -> list[Example]:
             label = reader.get(data, "topic", "", str)
             if label is not None and label != UNKNOWN and label not in topics:
                 reader.problem("topic", f"unknown topic '{label}' (see intents/)")
-            out += _messages(reader, data, "", label or "", "topic")
+            out += _messages(reader, {k: v for k, v in data.items() if k not in CRISIS_KINDS}, "", label or "", "topic")
+            for kind in CRISIS_KINDS:
+                if kind in data:
+                    out += _messages(reader, data[kind], kind, label or "", "topic", urgent=kind)
             continue
         for key in data:
             if key in CRISIS_KINDS:
@@ -82,7 +93,7 @@ def load_examples(root: Path, topics: Mapping[str, object]) -> list[Example]:
     return out
 
 
-def _messages(reader: _Reader, node: object, path: str, label: str, kind: str) -> Iterator[Example]:
+def _messages(reader: _Reader, node: object, path: str, label: str, kind: str, urgent: str = "") -> Iterator[Example]:
     """The per-language lists of one mapping."""
     if not isinstance(node, dict):
         reader.problem(path, "must be a mapping of languages (en, km, kh-latn) to lists of messages")
@@ -95,4 +106,5 @@ def _messages(reader: _Reader, node: object, path: str, label: str, kind: str) -
             reader.problem(where, f"unknown language (use {', '.join(MATCH_LANGUAGES)})")
             continue
         for i, text in enumerate(reader.strings(node, lang, path)):
-            yield Example(text=text, language=lang, label=label, kind=kind, source=f"{reader.name}: {where}[{i}]")
+            yield Example(text=text, language=lang, label=label, kind=kind, source=f"{reader.name}: {where}[{i}]",
+                          urgent=urgent)

@@ -59,8 +59,9 @@ class Task:
 def tasks(examples: Sequence[Example], labels: Sequence[str]) -> dict[str, Task]:
     """Which examples each head learns from, and as what.
 
-    Topics: topic examples, and the suicide examples as self_harm. A crisis head: its kind
-    is positive; topic and not_urgent examples are negative; the other kind's urgent
+    Topics: topic examples (urgent or not), and the suicide examples as self_harm. A crisis
+    head: its kind's urgent examples are positive, from a crisis file or a topic's `danger:` /
+    `suicide:` list; other topic and not_urgent examples are negative; the other kind's urgent
     examples (and, for suicide, the self_harm topic) are left out, as they overlap.
     """
     index = {label: i for i, label in enumerate(labels)}
@@ -74,8 +75,8 @@ def tasks(examples: Sequence[Example], labels: Sequence[str]) -> dict[str, Task]
     for kind in CRISIS_KINDS:
         rows, y = [], []
         for i, ex in enumerate(examples):
-            if ex.kind == "crisis":
-                if ex.label == kind:
+            if ex.crisis_kind:
+                if ex.crisis_kind == kind:
                     rows.append(i)
                     y.append(1)
             elif not (kind == "suicide" and ex.label == SELF_HARM):

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.content import Content, load
+from bot.content import Content, ContentError, load
 from bot.engine import Engine, Hints
 from bot.examples import CRISIS_KINDS, digest, examples_dir, load_examples
 from bot.romanised import reading_text
 from bot.semantic import E5Embedder, char_grams, load_semantic
 from bot.text import normalise
-from bot.training import train, write
+from bot.training import tasks, train, write
 
 ROOT = Path(__file__).resolve().parent.parent
 HELPLINE = "1280"
@@ -49,6 +49,30 @@ def test_no_example_is_written_twice_or_under_two_labels(content: Content) -> No
             repeated.append(f"{example.source} repeats {seen[key]}")
         seen[key] = example.source
     assert not repeated, "\n".join(repeated)
+
+
+def test_a_topics_urgent_messages_teach_the_topic_and_the_crisis_head(tmp_path: Path) -> None:
+    folder = examples_dir(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "violence_at_home.yaml").write_text(
+        'topic: violence_at_home\nen: ["my dad hits me when he drinks"]\n'
+        'danger:\n  en: ["he is hitting me right now"]\n', encoding="utf-8")
+    (folder / "_crisis.yaml").write_text('suicide:\n  en: ["i want to die tonight"]\n', encoding="utf-8")
+    examples = load_examples(tmp_path, {"violence_at_home": None})
+    jobs = tasks(examples, ["self_harm", "unknown", "violence_at_home"])
+
+    def taught(head: str, y: int) -> set[str]:
+        return {examples[i].text for i, v in zip(jobs[head].rows, jobs[head].y, strict=True) if v == y}
+
+    assert taught("topic", 2) == {"my dad hits me when he drinks", "he is hitting me right now"}
+    assert taught("danger", 1) == {"he is hitting me right now"}
+    assert taught("danger", 0) == {"my dad hits me when he drinks"}
+    assert taught("suicide", 0) == {"my dad hits me when he drinks"}  # the other kind's urgent: left out
+
+    (folder / "violence_at_home.yaml").write_text('topic: violence_at_home\ndanger: ["he is here"]\n', encoding="utf-8")
+    with pytest.raises(ContentError) as info:
+        load_examples(tmp_path, {"violence_at_home": None})
+    assert "violence_at_home.yaml" in str(info.value) and "danger" in str(info.value)
 
 
 def test_enough_examples_per_topic_language_and_crisis_kind(content: Content) -> None:
