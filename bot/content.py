@@ -58,7 +58,7 @@ REQUIRED_TEXTS = (
 # Telegram: inline button labels stay readable on a phone at this length; profile texts have limits.
 LABEL_MAX = 24
 _TEXT_LIMITS = {"bot_short_description": 120, "bot_description": 512}
-_TOKEN = re.compile(r"[a-z0-9]+")  # a Latin word or a number, matched as a whole token
+_WORD = re.compile(r"\w")  # a laughter sign with a letter or digit is a word, matched whole; else an emoji
 
 
 class ContentError(Exception):
@@ -172,8 +172,9 @@ class Topic:
 
 @dataclass(frozen=True)
 class Laughter:
-    """Signs of laughing ("lol", "555", "😂"): beside death words they usually mean a joke.
-    Words are whole tokens; anything else (emoji, Khmer "ហាហា") is looked for in the text."""
+    """Signs of laughing ("lol", "555", "ហាហា", "😂"): beside death words they usually mean a joke.
+    Words (Latin or Khmer) are whole tokens, never part of one (បញ្ហា, problem, holds ហា);
+    emoji are looked for anywhere in the text."""
 
     words: frozenset[str]
     marks: tuple[str, ...]
@@ -380,8 +381,8 @@ def load(root: Path | None = None) -> Content:
         for n in crisis_file.strings(crisis_file.get(crisis_file.data, "negations", "", dict, {}), lang, "negations")
     )
     laughs = [normalise(w) for w in crisis_file.strings(crisis_file.data, "laughter", "")]
-    laughter = Laughter(words=frozenset(w for w in laughs if _TOKEN.fullmatch(w)),
-                        marks=tuple(w for w in laughs if not _TOKEN.fullmatch(w)))
+    laughter = Laughter(words=frozenset(w for w in laughs if _WORD.search(w)),
+                        marks=tuple(w for w in laughs if not _WORD.search(w)))
 
     organizations = _load_organizations(root, problems)
     provinces, province_phrases = _load_provinces(root, problems)
@@ -421,7 +422,7 @@ def load(root: Path | None = None) -> Content:
     if problems:
         raise ContentError(problems)
     phrase_set = PhraseSet(phrases, romanised.spellings)
-    khmer_words = markers.khmer | phrase_set.khmer_words | negations
+    khmer_words = markers.khmer | phrase_set.khmer_words | negations | {w for w in laughter.words if is_khmer(w)}
     return Content(
         root=root,
         topics=topics,

@@ -209,5 +209,9 @@ def test_urgent_words_said_laughing_ask_instead(engine: Engine, text: str) -> No
     assert not response.crisis and response.check_in, text
 
 
-def test_a_number_is_not_laughter(engine: Engine) -> None:
-    assert engine.respond("i paid 5550 riel for the pills and i want to die").crisis
+@pytest.mark.parametrize("text", [
+    "i paid 5550 riel for the pills and i want to die",
+    "ខ្ញុំចង់សម្លាប់ខ្លួនឲ្យរួចពីបញ្ហាទាំងអស់",  # បញ្ហា (problem) holds ហា, a laugh only when whole
+])
+def test_laughter_is_a_whole_word_or_an_emoji(engine: Engine, text: str) -> None:
+    assert engine.respond(text).crisis
