@@ -166,8 +166,12 @@ def test_danger_with_a_suicide_reading_only_the_heads_found_keeps_its_topic(engi
 
 
 def test_an_urgent_phrase_the_heads_find_unlikely_asks_instead(engine: Engine) -> None:
-    response = engine.respond("this game makes me want to die 😂 i lost every match today")
+    response = engine.respond("our team lost again, this game makes me want to die")
     assert not response.crisis and response.check_in
+    assert HELPLINE in response.reply
+    # Said laughing, and the heads find nothing urgent: a joke, answered without alarm or question.
+    response = engine.respond("this game makes me want to die 😂 i lost every match today")
+    assert not response.crisis and not response.check_in
     assert HELPLINE in response.reply
     # A cry for help keeps the urgent reply whatever the heads read.
     assert engine.respond("jouy pong ov kompung veay mday").crisis
