@@ -96,7 +96,8 @@ class _Urgency:
     discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
     now: bool  # words saying it is happening now, not told as the past
     distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
-    joked: bool  # urgent words said laughing ("I want to die 😂"): asked about, not urgent
+    doubted: tuple[str, ...]  # crisis kinds named laughing or told as the past ("I want to die 😂",
+    # "years ago I tried to end my life"): urgent only when the heads find them likely too
     says_more: bool  # _CONTEXT_WORDS words beyond the urgent phrases: context the heads read, the phrases not
 
 
@@ -134,7 +135,7 @@ class Engine:
         # ("Where can I get help in Battambang?" names a place: a question, not a cry.)
         cry = not kinds and not intents and urgency.distress and not by_role["province"] \
             and not self._off_topic(reading)
-        check_in = cry or (not kinds and urgency.joked)
+        check_in = cry or (not kinds and bool(urgency.doubted))
         choices: tuple[str, ...] = ()
         if reading is not None:
             # "help me please" alone: the heads' topic would be a guess from three words.
@@ -195,7 +196,8 @@ class Engine:
         than the phrase, context the heads read and the phrase cannot ("this game makes me want
         to die 😂"); "I'm in danger" alone stays urgent. On unseen set 3 this cut urgent false
         alarms from 15 to 5 of 173 (they were asked instead) and caught as many urgent messages.
-        Urgent words said laughing ask only when the heads find the message possibly urgent.
+        Urgent words said laughing or told as the past are urgent when the heads find them likely,
+        asked about when possible, and neither below.
         """
         assert self.semantic is not None
         t = self.semantic.thresholds
@@ -205,8 +207,8 @@ class Engine:
         kinds = kinds - low
         likely = {k for k, p in reading.crisis.items() if p >= t.crisis_likely[k]}
         possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
-        if urgency.joked:  # urgent words said laughing: asked about when the heads find them possibly meant
-            return kinds, possible
+        if urgency.doubted:  # laughing, or the past: the heads decide between urgent, asking, and neither
+            return kinds | (likely & set(urgency.doubted)), possible
         if urgency.discounted:
             return kinds, bool(likely) or disputed
         # A cry for help backs the heads only when the message says more than the cry: "help me
@@ -291,7 +293,8 @@ class Engine:
 
         Danger is also a violent topic together with words saying it is happening now
         ("my uncle touches me... he's in the house right now"), unless it is told as the past.
-        Said laughing, nothing counts as urgent: the bot asks instead.
+        Said laughing, or told as the past without a cry for help, nothing counts as urgent: the
+        bot asks instead; with the heads, they decide (see _semantic_crisis).
         """
         blocked = [m.span for m in by_role["crisis_exclude"]]
 
@@ -308,14 +311,15 @@ class Engine:
         if happening_now and self.content.now_topics.intersection(topics):
             kinds.add("danger")
         joking = self.content.laughter.found(normalised, tokens)
+        past = bool(urgent and by_role["crisis_past"]) and not by_role["distress"]  # "...and now, help me" is a cry
         return _Urgency(
-            kinds=() if joking else tuple(k for k in _KINDS if k in kinds),
-            suicide_named=any(m.phrase.label == "suicide" and excluded(m) for m in by_role["crisis"]),
-            discounted=joking or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
+            kinds=() if joking or past else tuple(k for k in _KINDS if k in kinds),
+            suicide_named=any(m.phrase.label == "suicide" and (excluded(m) or past) for m in by_role["crisis"]),
+            discounted=joking or past or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
             says_more=len(tokens) - len(covered) >= _CONTEXT_WORDS,
             distress=bool(by_role["distress"]),
-            joked=joking and bool(kinds),
+            doubted=tuple(k for k in _KINDS if k in kinds) if joking or past else (),
         )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:

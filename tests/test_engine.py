@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.content import Content
 from bot.engine import UNKNOWN, Engine, Hints
 
 
@@ -202,11 +203,18 @@ def test_violence_told_as_the_past_is_not_danger_now(engine: Engine, text: str) 
     "ugh i want to kill myself 😂😂",
     "ខ្ញុំចង់ស្លាប់ហើយ ហាហា",
     "kjom jong slap 555",
+    "when i was little i used to cut myself, now i am fine",
+    "ឆ្នាំមុនខ្ញុំធ្លាប់ចង់សម្លាប់ខ្លួន ឥឡូវខ្ញុំសុខសប្បាយហើយ",
 ])
-def test_urgent_words_said_laughing_ask_instead(engine: Engine, text: str) -> None:
-    # Usually a joke; "Are you safe right now?" still lets a child who means it say so in one tap.
-    response = engine.respond(text)
+def test_urgent_words_said_laughing_or_told_as_the_past_ask_instead(content: Content, text: str) -> None:
+    # With phrases alone: usually a joke or over, and "Are you safe right now?" lets a child who
+    # means it say so in one tap. (With the heads, they decide: urgent, asked, or neither.)
+    response = Engine(content).respond(text)
     assert not response.crisis and response.check_in, text
+
+
+def test_told_as_the_past_with_a_cry_for_help_stays_urgent(content: Content) -> None:
+    assert Engine(content).respond("years ago i tried to kill myself and now i want to again, please help me").crisis
 
 
 @pytest.mark.parametrize("text", [

@@ -173,6 +173,12 @@ def test_an_urgent_phrase_the_heads_find_unlikely_asks_instead(engine: Engine) -
     response = engine.respond("this game makes me want to die 😂 i lost every match today")
     assert not response.crisis and not response.check_in
     assert HELPLINE in response.reply
+
+
+def test_urgent_words_told_as_the_past_are_urgent_when_the_heads_find_them_likely(engine: Engine) -> None:
+    assert engine.respond("i used to cut myself, and last night i did it again and i want to die").crisis
+    response = engine.respond("when i was little i wanted to die, now i am happy and i volunteer with kids")
+    assert not response.crisis and "self_harm" in response.intents
     # A cry for help keeps the urgent reply whatever the heads read.
     assert engine.respond("jouy pong ov kompung veay mday").crisis
 
