@@ -95,6 +95,7 @@ class _Urgency:
     suicide_named: bool  # suicide named in words an exclusion says are not urgent
     discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
     now: bool  # words saying it is happening now, not told as the past
+    inferred: bool  # danger only from a violent topic and a "now" word, no urgent phrase naming it
     distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
     doubted: tuple[str, ...]  # crisis kinds named laughing or told as the past ("I want to die 😂",
     # "years ago I tried to end my life"): urgent only when the heads find them likely too
@@ -203,7 +204,9 @@ class Engine:
         t = self.semantic.thresholds
         heard = urgency.distress or not urgency.says_more
         low = set() if heard else {k for k in kinds if reading.crisis[k] < t.crisis_floor[k]}
-        disputed = bool(low)
+        # Danger only inferred from a topic and "now" ("now I am 20, but as a child...") is dropped
+        # without asking when the heads, reading the whole message, find it this unlikely.
+        disputed = bool(low - ({"danger"} if urgency.inferred else set()))
         kinds = kinds - low
         likely = {k for k, p in reading.crisis.items() if p >= t.crisis_likely[k]}
         possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
@@ -308,7 +311,8 @@ class Engine:
         kinds = {m.phrase.label for m in urgent}
         covered = {i for m in urgent for i in range(*m.span)}
         happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
-        if happening_now and self.content.now_topics.intersection(topics):
+        inferred = happening_now and "danger" not in kinds and bool(self.content.now_topics.intersection(topics))
+        if inferred:
             kinds.add("danger")
         joking = self.content.laughter.found(normalised, tokens)
         past = bool(urgent and by_role["crisis_past"]) and not by_role["distress"]  # "...and now, help me" is a cry
@@ -317,6 +321,7 @@ class Engine:
             suicide_named=any(m.phrase.label == "suicide" and (excluded(m) or past) for m in by_role["crisis"]),
             discounted=joking or past or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
+            inferred=inferred,
             says_more=len(tokens) - len(covered) >= _CONTEXT_WORDS,
             distress=bool(by_role["distress"]),
             doubted=tuple(k for k in _KINDS if k in kinds) if joking or past else (),

@@ -291,3 +291,13 @@ def test_without_the_model_the_bot_answers_with_phrases_and_check_says_so(tmp_pa
     assert classify.stderr.count("could not load") == 1  # logged once
     row = json.loads(classify.stdout)
     assert row["intents"][0] == "school_violence" and HELPLINE in row["reply"]
+
+
+def test_danger_inferred_from_now_is_dropped_when_the_heads_find_it_unlikely(engine: Engine) -> None:
+    # "ឥឡូវ" (now) beside violence at home makes danger for the phrases; the heads read "as a child
+    # ... now I am grown" and find none, so the bot refers without alarm or question.
+    for text in ("kal pi knhom rien thnak ti 5 pa vay knhom reang ral thngai, eylov knhom 22 hz tae nov yol sob akrok",
+                 "កាលពីខ្ញុំរៀនថ្នាក់ទី៥ ប៉ាវាយខ្ញុំរាល់ថ្ងៃ ឥឡូវខ្ញុំធំហើយ តែនៅតែយល់សប្តិអាក្រក់"):
+        response = engine.respond(text)
+        assert not response.crisis and not response.check_in and "violence_at_home" in response.intents, text
+    assert engine.respond("ប៉ាស្រវឹងវាយម៉ាក់ខ្ញុំឥឡូវនេះ").crisis_kinds == ("danger",)
