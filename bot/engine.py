@@ -123,7 +123,8 @@ class Engine:
         by_role: dict[str, list[Match]] = defaultdict(list)
         for match in self.content.phrases.find(tokens, variants=language == "kh-latn"):
             by_role[match.phrase.role].append(match)
-        scores = self._score_topics(by_role)
+        vetoed = frozenset(m.phrase.label for m in by_role["exclude"])  # "សាលាក្តី" (court) is not school
+        scores = self._score_topics(by_role, vetoed)
         urgency = self._crisis(by_role, normalised, tokens, scores.keys())
         kinds = set(urgency.kinds) | {k for k in hints.crisis if k in _KINDS}
         if hints.topic == SELF_HARM:
@@ -144,9 +145,9 @@ class Engine:
             kinds, ask = self._semantic_crisis(kinds, reading, urgency, scores.keys())
             check_in = not kinds and (cry or ask)
             if intents:
-                intents = self._semantic_first(intents, reading)
+                intents = self._semantic_first(intents, reading, vetoed)
             elif not bare_cry:
-                intents, choices, confidence = self._semantic_topics(reading)
+                intents, choices, confidence = self._semantic_topics(reading, vetoed)
         ordered = tuple(k for k in _KINDS if k in kinds)
         # Danger now with a suicide reading that only the heads found ("they are waiting to beat me
         # tonight, please help"): the urgent reply gives both lines, and the topic stays what the
@@ -232,24 +233,26 @@ class Engine:
         return reading is not None and self.semantic is not None and reading.top[0] == UNKNOWN \
             and reading.top[1] >= self.semantic.thresholds.topic_confident
 
-    def _semantic_first(self, intents: list[str], reading: Reading) -> list[str]:
+    def _semantic_first(self, intents: list[str], reading: Reading, vetoed: Collection[str]) -> list[str]:
         """The phrases' topics, led by the heads' topic when they are confident of a help topic.
 
         A phrase sees words, the heads the whole message: "my daughter is on TikTok until 2am"
         names an app, and is about parenting. The heads lead from `topic_lead` (see training).
-        The heads' "unknown" never removes a topic the phrases found.
+        The heads' "unknown" never removes a topic the phrases found, nor does a topic whose
+        `exclude` phrases the message holds lead.
         """
         assert self.semantic is not None
         best, p = reading.top
-        if best in self.content.topics and p >= self.semantic.thresholds.topic_lead:
+        if best in self.content.topics and best not in vetoed and p >= self.semantic.thresholds.topic_lead:
             return _first(best, intents)
         return intents
 
-    def _semantic_topics(self, reading: Reading) -> tuple[list[str], tuple[str, ...], float]:
-        """(intents, topics to ask about, confidence) from the heads, for a message the phrases missed."""
+    def _semantic_topics(self, reading: Reading, vetoed: Collection[str]) -> tuple[list[str], tuple[str, ...], float]:
+        """(intents, topics to ask about, confidence) from the heads, for a message the phrases missed;
+        never a topic whose `exclude` phrases the message holds, as for the phrases."""
         assert self.semantic is not None
         t = self.semantic.thresholds
-        ranked = [(topic, p) for topic, p in reading.topics if topic in self.content.topics]
+        ranked = [(topic, p) for topic, p in reading.topics if topic in self.content.topics and topic not in vetoed]
         if not ranked or ranked[0][1] < t.topic_unsure:
             return [], (), 0.0
         best, p = ranked[0]
@@ -275,12 +278,11 @@ class Engine:
                 self._replies[key] = compose(self.content, lang, [topic] if topic else [], crisis_kinds, provinces)
         return self._replies[key]
 
-    def _score_topics(self, by_role: Mapping[str, list[Match]]) -> dict[str, float]:
-        """Score each matched topic by its most specific phrase, plus corroboration."""
-        excluded = {m.phrase.label for m in by_role["exclude"]}
+    def _score_topics(self, by_role: Mapping[str, list[Match]], vetoed: Collection[str]) -> dict[str, float]:
+        """Score each matched topic, unless vetoed, by its most specific phrase, plus corroboration."""
         by_topic: dict[str, list[float]] = defaultdict(list)
         for match in by_role["topic"]:
-            if match.phrase.label not in excluded:
+            if match.phrase.label not in vetoed:
                 by_topic[match.phrase.label].append(match.phrase.specificity)
         scores = {}
         for topic_id, found in by_topic.items():
