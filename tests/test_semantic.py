@@ -197,8 +197,8 @@ def _check(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
 def test_check_fails_when_the_heads_are_stale_or_missing(copy: Path) -> None:
     root = copy
     path = examples_dir(root) / "school_violence.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + '  - "a new example a member of staff added"\n',
-                    encoding="utf-8")
+    added = '\nen:\n  - "a new example a member of staff added"\n'  # the file may end with a danger: list
+    path.write_text(path.read_text(encoding="utf-8").replace("\nen:\n", added), encoding="utf-8")
     stale = _check(root)
     assert stale.returncode == 1 and "STALE" in stale.stdout and "helpline-bot train" in stale.stdout
     (examples_dir(root) / "heads.npz").unlink()
