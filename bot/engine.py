@@ -36,7 +36,7 @@ _DISTINCT_ENOUGH = 20
 # with this many other words.
 _CONTEXT_WORDS = 4
 # The heads lead over the phrases' topic only when they find theirs this many times as likely
-# (on the development sets, top-1 rose by about 8 messages of 1,955; none of them fell by more than 1).
+# (on the development sets, top-1 rose on six of ten sets and fell by one message on one).
 _LEAD_RATIO = 2.0
 _KINDS = ("danger", "suicide")
 
@@ -198,8 +198,8 @@ class Engine:
         as not urgent ("I'm not in danger", "this homework is killing me"), it also only asks.
         An urgent phrase that the heads find unlikely (below the floor, where few urgent
         examples score) asks too, when there is no cry for help and the message has more to it
-        than the phrase, context the heads read and the phrase cannot ("this game makes me want
-        to die 😂"); "I'm in danger" alone stays urgent. On unseen set 3 this cut urgent false
+        than the phrase, context the heads read and the phrase cannot ("our team lost again, this
+        game makes me want to die"); "I'm in danger" alone stays urgent. On unseen set 3 this cut urgent false
         alarms from 15 to 5 of 173 (they were asked instead) and caught as many urgent messages.
         Urgent words said laughing or told as the past are urgent when the heads find them likely,
         asked about when possible, and neither below.
