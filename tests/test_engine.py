@@ -204,6 +204,7 @@ def test_violence_told_as_the_past_is_not_danger_now(engine: Engine, text: str) 
     "ខ្ញុំចង់ស្លាប់ហើយ ហាហា",
     "kjom jong slap 555",
     "when i was little i used to cut myself, now i am fine",
+    "when i was little i wanted to die, now i am fine",
     "ឆ្នាំមុនខ្ញុំធ្លាប់ចង់សម្លាប់ខ្លួន ឥឡូវខ្ញុំសុខសប្បាយហើយ",
 ])
 def test_urgent_words_said_laughing_or_told_as_the_past_ask_instead(content: Content, text: str) -> None:
