@@ -324,15 +324,16 @@ class Engine:
             kinds.add("danger")
         joking = self.content.laughter.found(normalised, tokens)
         past = bool(urgent and by_role["crisis_past"]) and not by_role["distress"]  # "...and now, help me" is a cry
+        named = tuple(k for k in _KINDS if k in kinds)
         return _Urgency(
-            kinds=() if joking or past else tuple(k for k in _KINDS if k in kinds),
+            kinds=() if joking or past else named,
             suicide_named=any(m.phrase.label == "suicide" and (excluded(m) or past) for m in by_role["crisis"]),
             discounted=joking or past or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
             inferred=inferred,
             says_more=len(tokens) - len(covered) >= _CONTEXT_WORDS,
             distress=bool(by_role["distress"]),
-            doubted=tuple(k for k in _KINDS if k in kinds) if joking or past else (),
+            doubted=named if joking or past else (),
         )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:
