@@ -76,7 +76,8 @@ def load_examples(root: Path, topics: Mapping[str, object]) -> list[Example]:
             label = reader.get(data, "topic", "", str)
             if label is not None and label != UNKNOWN and label not in topics:
                 reader.problem("topic", f"unknown topic '{label}' (see intents/)")
-            out += _messages(reader, {k: v for k, v in data.items() if k not in CRISIS_KINDS}, "", label or "", "topic")
+            lists = {k: v for k, v in data.items() if k != "topic" and k not in CRISIS_KINDS}
+            out += _messages(reader, lists, "", label or "", "topic")
             for kind in CRISIS_KINDS:
                 if kind in data:
                     out += _messages(reader, data[kind], kind, label or "", "topic", urgent=kind)
@@ -99,8 +100,6 @@ def _messages(reader: _Reader, node: object, path: str, label: str, kind: str, u
         reader.problem(path, "must be a mapping of languages (en, km, kh-latn) to lists of messages")
         return
     for lang in node:
-        if lang == "topic":
-            continue
         where = f"{path}.{lang}" if path else str(lang)
         if lang not in MATCH_LANGUAGES:
             reader.problem(where, f"unknown language (use {', '.join(MATCH_LANGUAGES)})")
