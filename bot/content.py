@@ -372,7 +372,8 @@ def load(root: Path | None = None) -> Content:
     phrases += crisis_file.phrases(crisis_file.data, "danger", "danger", "crisis", classes)
     phrases += crisis_file.phrases(crisis_file.data, "exclude", "exclude", "crisis_exclude", classes)
     phrases += crisis_file.phrases(crisis_file.data, "now", "now", "crisis_now", classes)
-    phrases += crisis_file.phrases(crisis_file.data, "past", "past", "crisis_past", classes)
+    for told in ("past", "story"):  # told as the past or as a story: not urgent by the words alone
+        phrases += crisis_file.phrases(crisis_file.data, told, told, "crisis_told", classes)
     phrases += crisis_file.phrases(crisis_file.data, "distress", "distress", "distress", classes)
     now_topics = frozenset(crisis_file.strings(crisis_file.data, "now_topics", ""))
     negations = frozenset(

@@ -97,11 +97,12 @@ class _Urgency:
     kinds: tuple[str, ...]  # crisis kinds named and counted
     suicide_named: bool  # suicide named in words an exclusion says are not urgent
     discounted: bool  # urgent-sounding words negated or excluded ("I'm not in danger")
-    now: bool  # words saying it is happening now, not told as the past
+    now: bool  # words saying it is happening now, not told as the past or as a story
     inferred: bool  # danger only from a violent topic and a "now" word, no urgent phrase naming it
     distress: bool  # a plain cry for help or fear ("help me", "sos", "I'm scared")
-    doubted: tuple[str, ...]  # crisis kinds named laughing or told as the past ("I want to die 😂",
-    # "years ago I tried to end my life"): urgent only when the heads find them likely too
+    doubted: tuple[str, ...]  # crisis kinds named laughing, told as the past or as a story ("I want
+    # to die 😂", "years ago I tried to end my life", "a film where she jumps"): urgent only when the
+    # heads find them likely too
     says_more: bool  # _CONTEXT_WORDS words beyond the urgent phrases: context the heads read, the phrases not
 
 
@@ -201,7 +202,8 @@ class Engine:
         than the phrase, context the heads read and the phrase cannot ("our team lost again, this
         game makes me want to die"); "I'm in danger" alone stays urgent. On unseen set 3 this cut urgent false
         alarms from 15 to 5 of 173 (they were asked instead) and caught as many urgent messages.
-        Urgent words said laughing or told as the past are urgent when the heads find them likely,
+        Urgent words said laughing, told as the past or as a story (a film, a school project) are
+        urgent when the heads find them likely,
         asked about when possible, and neither below.
         """
         assert self.semantic is not None
@@ -214,7 +216,7 @@ class Engine:
         kinds = kinds - low
         likely = {k for k, p in reading.crisis.items() if p >= t.crisis_likely[k]}
         possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
-        if urgency.doubted:  # laughing, or the past: the heads decide between urgent, asking, and neither
+        if urgency.doubted:  # laughing, the past, a story: the heads decide between urgent, asking, and neither
             return kinds | (likely & set(urgency.doubted)), possible
         if urgency.discounted:
             return kinds, bool(likely) or disputed
@@ -303,9 +305,9 @@ class Engine:
         semantic layer needs: words said to be not urgent, words saying "now", a plain cry for help.
 
         Danger is also a violent topic together with words saying it is happening now
-        ("my uncle touches me... he's in the house right now"), unless it is told as the past.
-        Said laughing, or told as the past without a cry for help, nothing counts as urgent: the
-        bot asks instead; with the heads, they decide (see _semantic_crisis).
+        ("my uncle touches me... he's in the house right now"), unless it is told as the past or as
+        a story. Said laughing, or told as the past or a story without a cry for help, nothing
+        counts as urgent: the bot asks instead; with the heads, they decide (see _semantic_crisis).
         """
         blocked = [m.span for m in by_role["crisis_exclude"]]
 
@@ -318,22 +320,22 @@ class Engine:
         urgent = [m for m in by_role["crisis"] if counts(m)]
         kinds = {m.phrase.label for m in urgent}
         covered = {i for m in urgent for i in range(*m.span)}
-        happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_past"]
+        happening_now = any(counts(m) for m in by_role["crisis_now"]) and not by_role["crisis_told"]
         inferred = happening_now and "danger" not in kinds and bool(self.content.now_topics.intersection(topics))
         if inferred:
             kinds.add("danger")
         joking = self.content.laughter.found(normalised, tokens)
-        past = bool(urgent and by_role["crisis_past"]) and not by_role["distress"]  # "...and now, help me" is a cry
+        told = bool(urgent and by_role["crisis_told"]) and not by_role["distress"]  # "...and now, help me" is a cry
         named = tuple(k for k in _KINDS if k in kinds)
         return _Urgency(
-            kinds=() if joking or past else named,
-            suicide_named=any(m.phrase.label == "suicide" and (excluded(m) or past) for m in by_role["crisis"]),
-            discounted=joking or past or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
+            kinds=() if joking or told else named,
+            suicide_named=any(m.phrase.label == "suicide" and (excluded(m) or told) for m in by_role["crisis"]),
+            discounted=joking or told or bool(blocked) or any(not counts(m) for m in by_role["crisis"]),
             now=happening_now,
             inferred=inferred,
             says_more=len(tokens) - len(covered) >= _CONTEXT_WORDS,
             distress=bool(by_role["distress"]),
-            doubted=named if joking or past else (),
+            doubted=named if joking or told else (),
         )
 
     def _negated(self, match: Match, tokens: Sequence[str]) -> bool:

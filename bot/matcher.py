@@ -84,7 +84,8 @@ class Phrase:
     """One compiled phrase: what it is for (role, label), its parts, and how specific it is.
 
     Roles: "topic" and "exclude" (label: a topic id), "crisis" (label: "suicide" or
-    "danger"), "crisis_exclude", "province" (label: a province id).
+    "danger"), "crisis_exclude", "crisis_now", "crisis_told" (the past or a story), "distress",
+    "province" (label: a province id).
     """
 
     label: str

@@ -206,16 +206,21 @@ def test_violence_told_as_the_past_is_not_danger_now(engine: Engine, text: str) 
     "when i was little i used to cut myself, now i am fine",
     "when i was little i wanted to die, now i am fine",
     "ឆ្នាំមុនខ្ញុំធ្លាប់ចង់សម្លាប់ខ្លួន ឥឡូវខ្ញុំសុខសប្បាយហើយ",
+    "i watched a movie where the girl wants to kill herself and i cried",
+    "ទើបមើលភាពយន្តដែលតួឯកចង់សម្លាប់ខ្លួន យំរហូត",
+    "merl rerng korea tuo ek jong slab",
 ])
-def test_urgent_words_said_laughing_or_told_as_the_past_ask_instead(content: Content, text: str) -> None:
-    # With phrases alone: usually a joke or over, and "Are you safe right now?" lets a child who
-    # means it say so in one tap. (With the heads, they decide: urgent, asked, or neither.)
+def test_urgent_words_said_laughing_or_told_as_the_past_or_a_story_ask_instead(content: Content, text: str) -> None:
+    # With phrases alone: usually a joke, over, or a film, and "Are you safe right now?" lets a
+    # child who means it say so in one tap. (With the heads, they decide: urgent, asked, or neither.)
     response = Engine(content).respond(text)
     assert not response.crisis and response.check_in, text
 
 
-def test_told_as_the_past_with_a_cry_for_help_stays_urgent(content: Content) -> None:
-    assert Engine(content).respond("years ago i tried to kill myself and now i want to again, please help me").crisis
+def test_told_as_the_past_or_a_story_with_a_cry_for_help_stays_urgent(content: Content) -> None:
+    engine = Engine(content)
+    assert engine.respond("years ago i tried to kill myself and now i want to again, please help me").crisis
+    assert engine.respond("i watched a film about suicide and now i want to kill myself too, please help").crisis
 
 
 @pytest.mark.parametrize("text", [
