@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,9 @@ log = logging.getLogger(__name__)
 
 UNKNOWN = "unknown"
 SELF_HARM = "self_harm"
-# How many words before a crisis phrase a "not" cancels it ("I'm not in danger").
+# How many words before a crisis phrase a "not" cancels it ("I'm not in danger"), within its clause.
 _NEGATION_WINDOW = 2
+_CLAUSE_END = re.compile(r"[,.;:!?…]")
 # Extra distinct phrases of a topic add a little, so corroborated topics rank higher.
 _CORROBORATION = 0.25
 _REPLY_CACHE = 4096
@@ -314,8 +316,13 @@ class Engine:
         def excluded(match: Match) -> bool:
             return any(_overlaps(match.span, b) for b in blocked)
 
+        # A negated urgent phrase negates the phrases inside it too: in "អត់មែនចង់សម្លាប់ខ្លួនទេ" (it's
+        # not that I want to kill myself) "សម្លាប់ខ្លួន" starts after the negation's window.
+        negated = [m.span for m in by_role["crisis"] if self._negated(m, tokens, normalised)]
+
         def counts(match: Match) -> bool:
-            return not self._negated(match, tokens) and not excluded(match)
+            return not self._negated(match, tokens, normalised) and not excluded(match) \
+                and not any(_overlaps(match.span, n) for n in negated)
 
         urgent = [m for m in by_role["crisis"] if counts(m)]
         kinds = {m.phrase.label for m in urgent}
@@ -338,10 +345,15 @@ class Engine:
             doubted=named if joking or told else (),
         )
 
-    def _negated(self, match: Match, tokens: Sequence[str]) -> bool:
+    def _negated(self, match: Match, tokens: Sequence[str], normalised: str) -> bool:
+        """A negation a few words before the phrase, in the same clause: "I'm not suicidal" is
+        negated, "not good, want to die" is not (the "not" belongs to "good")."""
         start = match.span[0]
-        before = tokens[max(0, start - _NEGATION_WINDOW) : start]
-        return any(t in self.content.negations for t in before)
+        near = [i for i in range(max(0, start - _NEGATION_WINDOW), start) if tokens[i] in self.content.negations]
+        if not near:
+            return False
+        at = _offsets(normalised, tokens[: start + 1])
+        return at is None or any(not _CLAUSE_END.search(normalised, at[i], at[start]) for i in near)
 
 
 def load_engine(root: Path | None = None) -> Engine:
@@ -364,6 +376,18 @@ def load_engine(root: Path | None = None) -> Engine:
 def _first(topic: str, intents: list[str]) -> list[str]:
     """`intents` with `topic` moved (or added) to the front."""
     return [topic] + [t for t in intents if t != topic]
+
+
+def _offsets(normalised: str, tokens: Sequence[str]) -> list[int] | None:
+    """Where each token starts in the text it was cut from (None if one is not found in order)."""
+    found, pos = [], 0
+    for token in tokens:
+        pos = normalised.find(token, pos)
+        if pos < 0:
+            return None
+        found.append(pos)
+        pos += len(token)
+    return found
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:

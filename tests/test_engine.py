@@ -55,9 +55,15 @@ def test_danger_is_a_crisis(engine: Engine, text: str) -> None:
     "ខ្ញុំ\u200bមិន\u200bមាន\u200bគ្រោះថ្នាក់\u200bទេ",
     "knhom min mean kroh thnak te",
     "I love my life",
+    "អត់មែនចង់សម្លាប់ខ្លួនទេ កុំភ័យ គ្រាន់តែហត់",  # "it's not that I want to kill myself": the phrase inside too
 ])
 def test_not_a_crisis(engine: Engine, text: str) -> None:
     assert not engine.respond(text).crisis
+
+
+@pytest.mark.parametrize("text", ["not good, want to die", "not really. i want to kill myself"])
+def test_a_negation_in_another_clause_does_not_cancel_an_urgent_phrase(content: Content, text: str) -> None:
+    assert Engine(content).respond(text).crisis
 
 
 @pytest.mark.parametrize("text", [
