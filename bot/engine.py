@@ -205,8 +205,10 @@ class Engine:
         game makes me want to die"); "I'm in danger" alone stays urgent. On unseen set 3 this cut urgent false
         alarms from 15 to 5 of 173 (they were asked instead) and caught as many urgent messages.
         Urgent words said laughing, told as the past or as a story (a film, a school project) are
-        urgent when the heads find them likely,
-        asked about when possible, and neither below.
+        urgent when the heads find them likely, asked about when possible, and neither below.
+        Once the reply is urgent, a second backed kind the heads find possible joins it, since no
+        question can be asked beside the urgent reply ("please help, my stepdad is hitting mum
+        and I just want it all to end" gives the danger and the suicide lines).
         """
         assert self.semantic is not None
         t = self.semantic.thresholds
@@ -226,7 +228,10 @@ class Engine:
         # please" alone is asked about (the heads cannot know more than those words).
         cry = urgency.distress and urgency.says_more
         backed = {"suicide": cry, "danger": urgency.now or cry or bool(self.content.now_topics.intersection(topics))}
-        return kinds | {k for k in likely if backed[k]}, possible or disputed
+        urgent = kinds | {k for k in likely if backed[k]}
+        if urgent:  # the urgent reply is given anyway: a backed kind the heads find possible joins it
+            urgent |= {k for k, p in reading.crisis.items() if p >= t.crisis_possible[k] and backed[k]}
+        return urgent, possible or disputed
 
     def _readable(self, tokens: Sequence[str]) -> bool:
         """Worth reading for meaning: some word the content knows, and not a few words over and
