@@ -358,15 +358,18 @@ def load(root: Path | None = None) -> Content:
         if len(days.split()) != len(WEEKDAYS):
             texts_file.problem(f"weekdays.{lang}", "must name the 7 days, Monday first, separated by spaces")
 
+    romanised = _load_romanised(root, problems)
     lang_file = _Reader(root, root / "intents" / "_languages.yaml", problems)
     markers = LanguageMarkers(
         english=frozenset(w.casefold() for w in lang_file.strings(lang_file.data, "en", "")),
-        romanised_khmer=frozenset(w.casefold() for w in lang_file.strings(lang_file.data, "kh-latn", "")),
+        # Every spelling in the romanised lexicon is a romanised Khmer word too: "jg slab" (want
+        # to die) has no word of the common list and was read as English.
+        romanised_khmer=frozenset(w.casefold() for w in lang_file.strings(lang_file.data, "kh-latn", ""))
+        | romanised.spellings.keys(),
         khmer=frozenset(normalise(w) for w in lang_file.strings(lang_file.data, "km", "")),
     )
 
     classes = _load_classes(root, problems)
-    romanised = _load_romanised(root, problems)
     crisis_file = _Reader(root, root / "intents" / "_crisis.yaml", problems)
     phrases = list(crisis_file.phrases(crisis_file.data, "suicide", "suicide", "crisis", classes))
     phrases += crisis_file.phrases(crisis_file.data, "danger", "danger", "crisis", classes)

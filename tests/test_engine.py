@@ -19,6 +19,8 @@ from bot.engine import UNKNOWN, Engine, Hints
     "knhom chong somlab khluon",
     "kjom jong slap",
     "khnhom min chong rous tiet te",
+    "jg slab",  # two words the common word list does not hold: romanised Khmer by the lexicon
+    "chg slab",
 ])
 def test_suicide_is_a_crisis_and_self_harm_comes_first(engine: Engine, text: str) -> None:
     response = engine.respond(text)
@@ -170,6 +172,7 @@ def test_language_is_reported(engine: Engine) -> None:
     assert engine.respond("my teacher hit me").language == "en"
     assert engine.respond("គ្រូវាយខ្ញុំ").language == "km"
     assert engine.respond("kru veay knhom").language == "kh-latn"
+    assert engine.respond("jg slab").language == "kh-latn"
 
 
 @pytest.mark.parametrize(("text", "topic"), [
