@@ -365,7 +365,7 @@ def load(root: Path | None = None) -> Content:
         # Every spelling in the romanised lexicon is a romanised Khmer word too: "jg slab" (want
         # to die) has no word of the common list and was read as English.
         romanised_khmer=frozenset(w.casefold() for w in lang_file.strings(lang_file.data, "kh-latn", ""))
-        | romanised.spellings.keys(),
+        .union(romanised.spellings),
         khmer=frozenset(normalise(w) for w in lang_file.strings(lang_file.data, "km", "")),
     )
 

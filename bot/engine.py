@@ -219,7 +219,8 @@ class Engine:
         disputed = bool(low - ({"danger"} if urgency.inferred else set()))
         kinds = kinds - low
         likely = {k for k, p in reading.crisis.items() if p >= t.crisis_likely[k]}
-        possible = bool(likely) or any(p >= t.crisis_possible[k] for k, p in reading.crisis.items())
+        in_band = {k for k, p in reading.crisis.items() if p >= t.crisis_possible[k]}
+        possible = bool(likely or in_band)
         if urgency.doubted:  # laughing, the past, a story: the heads decide between urgent, asking, and neither
             return kinds | (likely & set(urgency.doubted)), possible
         if urgency.discounted:
@@ -230,7 +231,7 @@ class Engine:
         backed = {"suicide": cry, "danger": urgency.now or cry or bool(self.content.now_topics.intersection(topics))}
         urgent = kinds | {k for k in likely if backed[k]}
         if urgent:  # the urgent reply is given anyway: a backed kind the heads find possible joins it
-            urgent |= {k for k, p in reading.crisis.items() if p >= t.crisis_possible[k] and backed[k]}
+            urgent |= {k for k in in_band if backed[k]}
         return urgent, possible or disputed
 
     def _readable(self, tokens: Sequence[str]) -> bool:
